@@ -1,6 +1,7 @@
-// One tsup preset for every package: ESM + CJS + .d.ts from src/index.ts.
-/** @param {import('tsup').Options} [overrides] */
-export function preset(overrides = {}) {
+import type { Options } from 'tsup';
+
+/** One tsup preset for every package: ESM + CJS + .d.ts. */
+export function preset(overrides: Options = {}): Options {
   return {
     entry: ['src/index.ts'],
     format: ['esm', 'cjs'],
