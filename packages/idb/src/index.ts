@@ -1,1 +1,2 @@
-export {};
+export { idbStorage } from './idbStorage.js';
+export type { IdbStorage, IdbStorageOptions } from './idbStorage.js';

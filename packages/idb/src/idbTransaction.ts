@@ -1,0 +1,225 @@
+import { PRIORITY_RANK } from '@nexus-store/core';
+import type {
+  DocChangeRef,
+  NewOutboxEntry,
+  OutboxEntry,
+  OutboxFilter,
+  OutboxStatus,
+  ReadTransaction,
+  StorageQuery,
+  StoredDoc,
+  WriteTransaction,
+} from '@nexus-store/core';
+import { fromDocRecord, toDocRecord } from './docRecord.js';
+import type { DocRecord } from './docRecord.js';
+import { toStorageError } from './idbErrors.js';
+import { countDocs, queryDocs } from './queryDocs.js';
+import type { DocsSource } from './queryDocs.js';
+import { allOrFirstError, requestResult } from './request.js';
+import { COLLECTIONS, DOCS, META, OUTBOX } from './schema.js';
+
+/** One physical IndexedDB transaction, shared by every callback of a group commit. */
+export interface TxContext {
+  tx: IDBTransaction;
+  path: string;
+  keyRange: typeof IDBKeyRange;
+  cmp(a: unknown, b: unknown): number;
+  /** Declared fields per collection, read once per transaction (another tab may have declared more). */
+  declared: Map<string, Promise<Set<string>>>;
+}
+
+interface OutboxRecord extends OutboxEntry {
+  rank: number;
+}
+
+interface CollectionRecord {
+  collection: string;
+  fields: string[];
+}
+
+const STATUSES: readonly OutboxStatus[] = ['pending', 'inflight', 'failed', 'conflict'];
+const TOP: IDBValidKey = [];
+
+function toOutboxRecord(entry: NewOutboxEntry | OutboxEntry): Omit<OutboxRecord, 'seq'> & { seq?: number } {
+  return { ...entry, rank: PRIORITY_RANK[entry.priority] };
+}
+
+function fromOutboxRecord(record: OutboxRecord): OutboxEntry {
+  const { rank: _rank, ...entry } = record;
+  return entry;
+}
+
+export class IdbReadTransaction implements ReadTransaction {
+  constructor(protected readonly ctx: TxContext) {}
+
+  /** Runs one operation, translating IndexedDB failures (thrown or rejected) into StorageErrors. */
+  protected async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw toStorageError(error, this.ctx.path);
+    }
+  }
+
+  protected store(name: string): IDBObjectStore {
+    return this.ctx.tx.objectStore(name);
+  }
+
+  protected declaredFields(collection: string): Promise<Set<string>> {
+    let fields = this.ctx.declared.get(collection);
+    if (!fields) {
+      fields = requestResult(this.store(COLLECTIONS).get(collection)).then((r: CollectionRecord | undefined) => new Set(r?.fields ?? []));
+      fields.catch(() => undefined);
+      this.ctx.declared.set(collection, fields);
+    }
+    return fields;
+  }
+
+  private source(): DocsSource {
+    return { docs: this.store(DOCS), keyRange: this.ctx.keyRange, cmp: this.ctx.cmp };
+  }
+
+  getDocs(collection: string, keys: readonly string[]): Promise<(StoredDoc | undefined)[]> {
+    return this.guard(async () => {
+      const docs = this.store(DOCS);
+      const records = await allOrFirstError(keys.map((key) => requestResult(docs.get([collection, key])) as Promise<DocRecord | undefined>));
+      return records.map((r) => (r ? fromDocRecord(r) : undefined));
+    });
+  }
+
+  queryDocs(collection: string, query: StorageQuery): Promise<StoredDoc[]> {
+    return this.guard(async () => queryDocs(this.source(), collection, await this.declaredFields(collection), query));
+  }
+
+  countDocs(collection: string, where?: StorageQuery['where']): Promise<number> {
+    return this.guard(async () => countDocs(this.source(), collection, await this.declaredFields(collection), where));
+  }
+
+  listOutbox(filter: OutboxFilter = {}): Promise<OutboxEntry[]> {
+    return this.guard(async () => {
+      const outbox = this.store(OUTBOX);
+      const { status, txId, limit } = filter;
+      if (limit !== undefined && limit <= 0) return [];
+      let records: OutboxRecord[];
+      if (txId !== undefined) {
+        const all = (await requestResult(outbox.index('txId').getAll(this.ctx.keyRange.bound([txId], [txId, TOP])))) as OutboxRecord[];
+        records = status === undefined ? all : all.filter((r) => r.status === status);
+        if (limit !== undefined) records = records.slice(0, limit);
+      } else if (status !== undefined) {
+        records = (await requestResult(outbox.index('status').getAll(this.ctx.keyRange.bound([status], [status, TOP]), limit))) as OutboxRecord[];
+      } else {
+        records = (await requestResult(outbox.index('order').getAll(null, limit))) as OutboxRecord[];
+      }
+      return records.map(fromOutboxRecord);
+    });
+  }
+
+  getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
+    return this.guard(async () => {
+      const index = this.store(OUTBOX).index('record');
+      const perKey = await allOrFirstError([...new Set(keys)].map((key) => requestResult(index.getAll([collection, key])) as Promise<OutboxRecord[]>));
+      return perKey
+        .flat()
+        .sort((a, b) => a.seq - b.seq)
+        .map(fromOutboxRecord);
+    });
+  }
+
+  countOutbox(): Promise<Record<OutboxStatus, number>> {
+    return this.guard(async () => {
+      const index = this.store(OUTBOX).index('status');
+      const counts = await allOrFirstError(STATUSES.map((s) => requestResult(index.count(this.ctx.keyRange.bound([s], [s, TOP])))));
+      return Object.fromEntries(STATUSES.map((s, i) => [s, counts[i]!])) as Record<OutboxStatus, number>;
+    });
+  }
+
+  getMeta<V = unknown>(key: string): Promise<V | undefined> {
+    return this.guard(async () => (await requestResult(this.store(META).get(key))) as V | undefined);
+  }
+}
+
+export class IdbWriteTransaction extends IdbReadTransaction implements WriteTransaction {
+  /** Documents this callback put or removed, announced to other tabs after the commit. */
+  readonly changes = new Map<string, DocChangeRef>();
+
+  private touched(collection: string, key: string): void {
+    this.changes.set(JSON.stringify([collection, key]), { collection, key });
+  }
+
+  putDocs(docs: readonly StoredDoc[]): Promise<void> {
+    return this.guard(async () => {
+      const fields = new Map<string, Set<string>>();
+      for (const doc of docs) if (!fields.has(doc.collection)) fields.set(doc.collection, await this.declaredFields(doc.collection));
+      const store = this.store(DOCS);
+      await allOrFirstError(docs.map((doc) => requestResult(store.put(toDocRecord(doc, fields.get(doc.collection)!)))));
+      for (const doc of docs) this.touched(doc.collection, doc.key);
+    });
+  }
+
+  removeDocs(collection: string, keys: readonly string[]): Promise<void> {
+    return this.guard(async () => {
+      const store = this.store(DOCS);
+      await allOrFirstError(keys.map((key) => requestResult(store.delete([collection, key]))));
+      for (const key of keys) this.touched(collection, key);
+    });
+  }
+
+  addOutbox(entry: NewOutboxEntry): Promise<number> {
+    return this.guard(async () => {
+      const record = toOutboxRecord(entry);
+      delete record.seq;
+      return (await requestResult(this.store(OUTBOX).add(record))) as number;
+    });
+  }
+
+  updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
+    return this.guard(async () => {
+      const store = this.store(OUTBOX);
+      await allOrFirstError(entries.map((entry) => requestResult(store.put(toOutboxRecord(entry)))));
+    });
+  }
+
+  deleteOutbox(seqs: readonly number[]): Promise<void> {
+    return this.guard(async () => {
+      const store = this.store(OUTBOX);
+      await allOrFirstError(seqs.map((seq) => requestResult(store.delete(seq))));
+    });
+  }
+
+  setMeta(key: string, value: unknown): Promise<void> {
+    return this.guard(async () => {
+      const store = this.store(META);
+      if (value === undefined) await requestResult(store.delete(key));
+      else await requestResult(store.put(value, key));
+    });
+  }
+
+  /**
+   * Adds fields to a collection's declared set and indexes its existing live documents for them.
+   * Returns the full declared set.
+   */
+  declareFields(collection: string, fields: readonly string[]): Promise<Set<string>> {
+    return this.guard(async () => {
+      const current = await this.declaredFields(collection);
+      const added = fields.filter((f) => !current.has(f));
+      if (added.length === 0) return current;
+      const next = new Set([...current, ...added]);
+      await requestResult(this.store(COLLECTIONS).put({ collection, fields: [...next] } satisfies CollectionRecord));
+      this.ctx.declared.set(collection, Promise.resolve(next));
+      const docs = this.store(DOCS);
+      const range = this.ctx.keyRange.bound([collection], [collection, TOP]);
+      await new Promise<void>((resolve, reject) => {
+        const request = docs.openCursor(range);
+        request.onerror = () => reject(request.error);
+        request.onsuccess = () => {
+          const cursor = request.result;
+          if (!cursor) return resolve();
+          const record = cursor.value as DocRecord;
+          if (!record.deleted) cursor.update(toDocRecord(fromDocRecord(record), next));
+          cursor.continue();
+        };
+      });
+      return next;
+    });
+  }
+}
