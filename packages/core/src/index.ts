@@ -48,3 +48,15 @@ export type {
 export { memoryStorage } from './memoryStorage.js';
 export type { MemoryStorageOptions } from './memoryStorage.js';
 export { applyQuery, compareInOrder, compareValues, fieldValue, isFieldRange, matchesFilter, matchesWhere, orderValues } from './query.js';
+export { createNexus } from './nexus.js';
+export type { Nexus, NexusOptions, AutoSyncOptions, Logger, SyncPhase, SyncStatus, OutboxItem, Conflict, NexusTransaction, TransactionStore } from './nexus.js';
+export type { Store, StoreOptions, Query, WhereClause, OrderBy, KeyField, SchemaLike } from './store.js';
+export type { SyncReport, SyncProgress } from './syncEngine.js';
+export type { ConflictPolicy, ConflictPolicyName, ConflictResolver, ConflictResolution, ConflictContext } from './conflict/conflictPolicy.js';
+export { systemClock } from './clock.js';
+export type { Clock } from './clock.js';
+export { HybridLogicalClock, compareHlc } from './hlc.js';
+export { alwaysOnline, browserConnectivity, createManualConnectivity } from './connectivity.js';
+export type { Connectivity, ManualConnectivity } from './connectivity.js';
+export type { RetryOptions } from './retryPolicy.js';
+export { PrioritySyncQueue } from './prioritySyncQueue.js';

@@ -1,0 +1,95 @@
+import type { DocChangeRef, OutboxEntry, StoredDoc, WriteTransaction } from './localStorage.js';
+import type { HybridLogicalClock } from './hlc.js';
+import { deriveSyncState, type PrioritySyncQueue } from './prioritySyncQueue.js';
+import type { RecordData, SyncPriority } from './remoteBackend.js';
+import { changedFields, groupBy } from './util.js';
+
+/** A validated local write of one record. */
+export type WriteOp =
+  | { type: 'upsert'; collection: string; key: string; data: RecordData; priority: SyncPriority }
+  | { type: 'delete'; collection: string; key: string; priority: SyncPriority };
+
+/**
+ * The local write path: documents and their outbox entries change in the caller's storage
+ * transaction, so a write that resolved is durable together with its mutation.
+ */
+export class LocalWriter {
+  constructor(
+    private readonly queue: PrioritySyncQueue,
+    private readonly hlc: HybridLogicalClock,
+  ) {}
+
+  async apply(tx: WriteTransaction, ops: readonly WriteOp[], txId: string | null): Promise<DocChangeRef[]> {
+    const changed: DocChangeRef[] = [];
+    for (const [collection, group] of groupBy(ops, (op) => op.collection)) {
+      const keys = [...new Set(group.map((op) => op.key))];
+      const found = await tx.getDocs(collection, keys);
+      const docs = new Map<string, StoredDoc | undefined>(keys.map((key, i) => [key, found[i]]));
+      const entries = groupBy(await tx.getOutboxForKeys(collection, keys), (e) => e.key);
+      const touched = new Map<string, StoredDoc | null>();
+      for (const op of group) {
+        const result = await this.applyOne(tx, op, docs.get(op.key), entries.get(op.key) ?? [], txId);
+        if (!result) continue;
+        docs.set(op.key, result.doc ?? undefined);
+        entries.set(op.key, result.entries);
+        touched.set(op.key, result.doc);
+      }
+      const puts = [...touched.values()].filter((d): d is StoredDoc => d !== null);
+      const removed = [...touched].filter(([, d]) => d === null).map(([key]) => key);
+      if (puts.length > 0) await tx.putDocs(puts);
+      if (removed.length > 0) await tx.removeDocs(collection, removed);
+      for (const key of touched.keys()) changed.push({ collection, key });
+    }
+    if (changed.length > 0) await tx.setMeta('hlc', this.hlc.last);
+    return changed;
+  }
+
+  private async applyOne(
+    tx: WriteTransaction,
+    op: WriteOp,
+    prev: StoredDoc | undefined,
+    entries: OutboxEntry[],
+    txId: string | null,
+  ): Promise<{ doc: StoredDoc | null; entries: OutboxEntry[] } | undefined> {
+    const prevData = prev && !prev.deleted ? prev.data : null;
+    if (op.type === 'delete') {
+      if (!prev || prev.deleted) return undefined;
+      const neverLeft = prev.server === null && entries.length > 0 && entries.every((e) => e.status === 'pending' && e.attempts === 0);
+      if (neverLeft) {
+        // The record never left this device: forget it entirely.
+        await tx.deleteOutbox(entries.map((e) => e.seq));
+        return { doc: null, entries: [] };
+      }
+    } else if (prevData && changedFields(prevData, op.data).length === 0) {
+      return undefined;
+    }
+    const hlc = this.hlc.tick();
+    const data = op.type === 'upsert' ? op.data : null;
+    const fields = op.type === 'upsert' && prevData ? changedFields(prevData, data) : null;
+    const fieldClocks: Record<string, string> = { ...(prev?.fieldClocks ?? {}) };
+    for (const field of fields ?? Object.keys(data ?? {})) fieldClocks[field] = hlc;
+    const next = await this.queue.enqueue(tx, entries, {
+      collection: op.collection,
+      key: op.key,
+      op: op.type,
+      data,
+      changedFields: fields,
+      baseVersion: prev?.server?.version ?? 0,
+      hlc,
+      fieldClocks,
+      priority: op.priority,
+      txId,
+    });
+    const doc: StoredDoc = {
+      collection: op.collection,
+      key: op.key,
+      data,
+      deleted: op.type === 'delete',
+      hlc,
+      fieldClocks,
+      syncState: deriveSyncState(next),
+      server: prev?.server ?? null,
+    };
+    return { doc, entries: next };
+  }
+}

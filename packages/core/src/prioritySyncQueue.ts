@@ -1,0 +1,172 @@
+import type { NewOutboxEntry, OutboxEntry, SyncState, WriteTransaction } from './localStorage.js';
+import { PRIORITY_RANK, type MutationOp, type RecordData, type SyncPriority } from './remoteBackend.js';
+
+/** A local write on its way into the outbox. */
+export interface LocalWrite {
+  collection: string;
+  key: string;
+  op: MutationOp;
+  data: RecordData | null;
+  /** Fields this write changed; null means all. */
+  changedFields: string[] | null;
+  baseVersion: number;
+  hlc: string;
+  fieldClocks: Record<string, string> | null;
+  priority: SyncPriority;
+  txId: string | null;
+}
+
+export function higherPriority(a: SyncPriority, b: SyncPriority): SyncPriority {
+  return PRIORITY_RANK[a] <= PRIORITY_RANK[b] ? a : b;
+}
+
+function unionFields(a: string[] | null, b: string[] | null): string[] | null {
+  if (a === null || b === null) return null;
+  return [...new Set([...a, ...b])].sort();
+}
+
+/** A record's sync state follows from its outbox entries. */
+export function deriveSyncState(entries: readonly OutboxEntry[]): SyncState {
+  if (entries.some((e) => e.status === 'conflict')) return 'conflict';
+  if (entries.some((e) => e.status === 'failed')) return 'failed';
+  return entries.length > 0 ? 'pending' : 'synced';
+}
+
+const recordId = (e: { collection: string; key: string }) => `${e.collection}\u0000${e.key}`;
+
+/**
+ * The outbox. Invariants (see ARCHITECTURE.md in this folder):
+ * - push order is priority tier (critical first), then FIFO by `seq`;
+ * - a record has at most one never-sent pending entry (unsent writes coalesce into it);
+ * - an earlier entry of a record never has a lower priority than a later one, and a batch holds at
+ *   most one entry per record, so one record's writes never reorder;
+ * - an entry that was ever sent keeps its `mutationId` (the idempotency key) and its data.
+ */
+export class PrioritySyncQueue {
+  constructor(
+    private readonly newMutationId: () => string,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * Adds a write to the outbox inside a storage transaction. `entries` are the record's current
+   * entries (ordered by seq); the returned list is the record's entries afterwards.
+   */
+  async enqueue(tx: WriteTransaction, entries: OutboxEntry[], write: LocalWrite): Promise<OutboxEntry[]> {
+    const failed = entries.filter((e) => e.status === 'failed');
+    const live = entries.filter((e) => e.status !== 'failed');
+    let carriedFields: string[] | null = write.changedFields;
+    let priority = write.priority;
+    let baseVersion = write.baseVersion;
+    if (failed.length > 0) {
+      // A new write supersedes the record's failed entries: the local data already holds their changes.
+      await tx.deleteOutbox(failed.map((e) => e.seq));
+      for (const e of failed) {
+        carriedFields = unionFields(carriedFields, e.changedFields);
+        priority = higherPriority(priority, e.priority);
+      }
+      baseVersion = Math.min(baseVersion, ...failed.map((e) => e.baseVersion));
+    }
+
+    const last = live[live.length - 1];
+    if (last && (last.status === 'conflict' || (last.status === 'pending' && last.attempts === 0))) {
+      const merged: OutboxEntry = {
+        ...last,
+        op: write.op,
+        data: write.data,
+        changedFields: unionFields(last.changedFields, carriedFields),
+        hlc: write.hlc,
+        fieldClocks: write.fieldClocks,
+        priority: higherPriority(last.priority, priority),
+      };
+      const rest = live.slice(0, -1);
+      await this.bumpEarlier(tx, rest, merged.priority);
+      if (write.txId !== null && write.txId !== last.txId && last.status === 'pending') {
+        // Joining a transaction: re-sequence so the transaction's entries stay together.
+        await tx.deleteOutbox([last.seq]);
+        const { seq: _old, ...fresh } = merged;
+        const added = { ...fresh, txId: write.txId, priority: higherPriority(merged.priority, write.priority) };
+        const seq = await tx.addOutbox(added);
+        return [...rest, { ...added, seq }];
+      }
+      await tx.updateOutbox([merged]);
+      return [...rest, merged];
+    }
+
+    await this.bumpEarlier(tx, live, priority);
+    const entry: NewOutboxEntry = {
+      mutationId: this.newMutationId(),
+      collection: write.collection,
+      key: write.key,
+      op: write.op,
+      data: write.data,
+      changedFields: carriedFields,
+      baseVersion,
+      hlc: write.hlc,
+      fieldClocks: write.fieldClocks,
+      priority,
+      txId: write.txId,
+      status: 'pending',
+      attempts: 0,
+      lastError: null,
+      conflict: null,
+      createdAt: this.now(),
+    };
+    const seq = await tx.addOutbox(entry);
+    return [...live, { ...entry, seq }];
+  }
+
+  /** Keeps earlier entries of a record at least as urgent as a later one, so they are pushed first. */
+  private async bumpEarlier(tx: WriteTransaction, earlier: OutboxEntry[], priority: SyncPriority): Promise<void> {
+    const bumped = earlier
+      .filter((e) => e.status === 'pending' && PRIORITY_RANK[priority] < PRIORITY_RANK[e.priority])
+      .map((e) => ({ ...e, priority }));
+    if (bumped.length > 0) await tx.updateOutbox(bumped);
+    for (const b of bumped) {
+      const i = earlier.findIndex((e) => e.seq === b.seq);
+      earlier[i] = b;
+    }
+  }
+
+  /**
+   * Takes the next batch in push order and marks it in flight, in one transaction. A batch holds at
+   * most one entry per record; entries of one `nexus.transaction()` travel together.
+   */
+  async takeBatch(tx: WriteTransaction, batchSize: number): Promise<OutboxEntry[]> {
+    const candidates = await tx.listOutbox({ status: 'pending', limit: batchSize * 2 + 16 });
+    const inBatch = new Set<string>();
+    const seen = new Set<string>();
+    const batch: OutboxEntry[] = [];
+    const tryAdd = (entry: OutboxEntry) => {
+      const id = recordId(entry);
+      if (seen.has(id) || inBatch.has(id)) return false;
+      seen.add(id);
+      inBatch.add(id);
+      batch.push(entry);
+      return true;
+    };
+    const txIds = new Set<string>();
+    for (const entry of candidates) {
+      if (batch.length >= batchSize) break;
+      const id = recordId(entry);
+      if (seen.has(id)) continue; // a later entry of a record already in this batch waits for the next one
+      if (tryAdd(entry) && entry.txId) txIds.add(entry.txId);
+    }
+    for (const txId of txIds) {
+      for (const member of await tx.listOutbox({ status: 'pending', txId })) {
+        if (!batch.some((e) => e.seq === member.seq)) tryAdd(member);
+      }
+    }
+    batch.sort((a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.seq - b.seq);
+    const inflight = batch.map((e) => ({ ...e, status: 'inflight' as const, attempts: e.attempts + 1 }));
+    if (inflight.length > 0) await tx.updateOutbox(inflight);
+    return inflight;
+  }
+
+  /** After a crash or reopen: entries left in flight go back to pending (push is idempotent). */
+  async recoverInflight(tx: WriteTransaction): Promise<number> {
+    const inflight = await tx.listOutbox({ status: 'inflight' });
+    if (inflight.length > 0) await tx.updateOutbox(inflight.map((e) => ({ ...e, status: 'pending' as const })));
+    return inflight.length;
+  }
+}

@@ -1,0 +1,458 @@
+import { decideConflict, type ConflictOutcome, type ConflictPolicy, type VersionedValue } from './conflict/conflictPolicy.js';
+import { CursorExpiredError, NexusError, toNexusError } from './errors.js';
+import type { HybridLogicalClock } from './hlc.js';
+import type { DocChangeRef, LocalStorage, OutboxEntry, ServerState, StoredDoc, WriteTransaction } from './localStorage.js';
+import { deriveSyncState, higherPriority, type PrioritySyncQueue } from './prioritySyncQueue.js';
+import type { Mutation, MutationResult, RecordData, RemoteBackend, ServerChange, ServerRecord } from './remoteBackend.js';
+import { groupBy, jsonEqual } from './util.js';
+
+/** What the engine needs to know about a collection. */
+export interface CollectionRuntime {
+  policy: ConflictPolicy<any>;
+  /** The field that holds the record's id, when the store's key is a field name. */
+  keyField: string | null;
+}
+
+export interface SyncReport {
+  /** Mutations the server applied (or had applied before). */
+  pushed: number;
+  /** Changes pulled and applied locally. */
+  pulled: number;
+  /** Conflicts met while pushing. */
+  conflicts: number;
+  /** Mutations the server rejected (now `failed`). */
+  rejected: number;
+  /** Why the run did nothing, if it did nothing. */
+  skipped?: 'offline' | 'no-remote' | 'closed';
+  durationMs: number;
+}
+
+export interface SyncProgress {
+  pushed: number;
+  pulled: number;
+}
+
+export interface SyncEngineDeps {
+  storage: LocalStorage;
+  remote: RemoteBackend;
+  queue: PrioritySyncQueue;
+  hlc: HybridLogicalClock;
+  clientId: string;
+  batchSize: number;
+  pullLimit: number;
+  maxAttempts: number;
+  newMutationId: () => string;
+  now: () => number;
+  collection: (name: string) => CollectionRuntime;
+  collections: () => string[];
+  emit: (changes: DocChangeRef[]) => void;
+  onPhase: (phase: 'pushing' | 'pulling', progress: SyncProgress) => void;
+}
+
+const CURSOR_KEY = 'cursor';
+const MAX_PUSH_ROUNDS = 100_000;
+
+function toMutation(entry: OutboxEntry, clientId: string): Mutation {
+  return {
+    mutationId: entry.mutationId,
+    clientId,
+    collection: entry.collection,
+    key: entry.key,
+    op: entry.op,
+    data: entry.data,
+    changedFields: entry.changedFields,
+    baseVersion: entry.baseVersion,
+    hlc: entry.hlc,
+    fieldClocks: entry.fieldClocks,
+    priority: entry.priority,
+    txId: entry.txId,
+  };
+}
+
+function serverState(record: ServerRecord | null): ServerState | null {
+  if (!record) return null;
+  return { version: record.version, deleted: record.deleted, data: record.deleted ? null : record.data, hlc: record.hlc, fieldClocks: record.fieldClocks };
+}
+
+function localValue(doc: StoredDoc | undefined): VersionedValue {
+  return { data: doc && !doc.deleted ? doc.data : null, deleted: !doc || doc.deleted, hlc: doc?.hlc ?? '', fieldClocks: doc?.fieldClocks ?? null };
+}
+
+function remoteValue(record: ServerRecord | null): VersionedValue {
+  return record ? { data: record.deleted ? null : record.data, deleted: record.deleted, hlc: record.hlc, fieldClocks: record.fieldClocks } : { data: null, deleted: true, hlc: '', fieldClocks: null };
+}
+
+/** A doc whose local value is exactly the server state. */
+function docFromServer(collection: string, key: string, state: ServerState | null): StoredDoc {
+  return {
+    collection,
+    key,
+    data: state && !state.deleted ? state.data : null,
+    deleted: !state || state.deleted,
+    hlc: state?.hlc ?? '',
+    fieldClocks: state?.fieldClocks ?? null,
+    syncState: 'synced',
+    server: state,
+  };
+}
+
+/** The key of the record a unique conflict merges into, as the record's own id field holds it. */
+function withKeyOf(data: RecordData | null, winner: ServerRecord, keyField: string | null): RecordData | null {
+  if (!data) return null;
+  if (!keyField) return data;
+  return { ...data, [keyField]: winner.data?.[keyField] ?? winner.key };
+}
+
+/**
+ * Push, then pull. See ARCHITECTURE.md in this folder for the invariants: a cursor moves only with
+ * the durable apply of its page; a pulled change never overwrites a record with pending writes (it
+ * becomes the record's server state and the pending write meets it as a conflict); every conflict
+ * resolution that changes the record is a new mutation on the server's current version.
+ */
+export class SyncEngine {
+  constructor(private readonly deps: SyncEngineDeps) {}
+
+  async run(signal: AbortSignal): Promise<SyncReport> {
+    const started = this.deps.now();
+    const report: SyncReport = { pushed: 0, pulled: 0, conflicts: 0, rejected: 0, durationMs: 0 };
+    await this.push(report, signal);
+    await this.pull(report, signal);
+    report.durationMs = this.deps.now() - started;
+    return report;
+  }
+
+  // ---------------------------------------------------------------- push
+
+  private async push(report: SyncReport, signal: AbortSignal): Promise<void> {
+    const { storage, queue, remote, batchSize, clientId } = this.deps;
+    for (let round = 0; round < MAX_PUSH_ROUNDS; round++) {
+      throwIfAborted(signal);
+      const batch = await storage.write((tx) => queue.takeBatch(tx, batchSize));
+      if (batch.length === 0) return;
+      this.deps.onPhase('pushing', { pushed: report.pushed, pulled: report.pulled });
+      let results: MutationResult[];
+      try {
+        results = await remote.push(batch.map((e) => toMutation(e, clientId)), { signal });
+        if (!Array.isArray(results) || results.length !== batch.length || results.some((r, i) => r?.mutationId !== batch[i]!.mutationId)) {
+          throw new NexusError('PROTOCOL', `The server answered ${Array.isArray(results) ? results.length : 'no'} results for ${batch.length} mutations, or out of order.`);
+        }
+      } catch (error) {
+        const failure = signal.aborted ? new NexusError('ABORTED', 'Sync was cancelled (offline or closing).', { cause: error }) : toNexusError(error);
+        await this.release(batch, failure);
+        throw failure;
+      }
+      const changes = await storage.write((tx) => this.applyResults(tx, batch, results, report));
+      this.deps.emit(changes);
+    }
+  }
+
+  /** A failed push: entries go back to pending, or to failed once they ran out of attempts. */
+  private async release(batch: OutboxEntry[], error: NexusError): Promise<void> {
+    const changes = await this.deps.storage.write(async (tx) => {
+      const out: DocChangeRef[] = [];
+      for (const [collection, group] of groupBy(batch, (e) => e.collection)) {
+        const current = await tx.getOutboxForKeys(collection, group.map((e) => e.key));
+        const bySeq = new Map(current.map((e) => [e.seq, e]));
+        const updates: OutboxEntry[] = [];
+        for (const entry of group) {
+          const now = bySeq.get(entry.seq);
+          if (!now || now.status !== 'inflight') continue;
+          const exhausted = error.retryable && now.attempts >= this.deps.maxAttempts;
+          const next: OutboxEntry = {
+            ...now,
+            status: exhausted ? 'failed' : 'pending',
+            attempts: error.code === 'ABORTED' ? Math.max(0, now.attempts - 1) : now.attempts,
+            lastError: { code: error.code, message: error.message },
+          };
+          updates.push(next);
+          bySeq.set(next.seq, next);
+        }
+        if (updates.length === 0) continue;
+        await tx.updateOutbox(updates);
+        const keys = [...new Set(updates.map((e) => e.key))];
+        const docs = await tx.getDocs(collection, keys);
+        const puts: StoredDoc[] = [];
+        keys.forEach((key, i) => {
+          const doc = docs[i];
+          if (!doc) return;
+          const syncState = deriveSyncState([...bySeq.values()].filter((e) => e.key === key));
+          if (doc.syncState !== syncState) puts.push({ ...doc, syncState });
+          out.push({ collection, key });
+        });
+        if (puts.length > 0) await tx.putDocs(puts);
+      }
+      return out;
+    });
+    this.deps.emit(changes);
+  }
+
+  private async applyResults(tx: WriteTransaction, batch: OutboxEntry[], results: MutationResult[], report: SyncReport): Promise<DocChangeRef[]> {
+    const changed: DocChangeRef[] = [];
+    const bySeq = new Map(batch.map((e, i) => [e.seq, results[i]!]));
+    for (const [collection, group] of groupBy(batch, (e) => e.collection)) {
+      const keys = [...new Set(group.map((e) => e.key))];
+      const found = await tx.getDocs(collection, keys);
+      const docs = new Map(keys.map((key, i) => [key, found[i]]));
+      const entriesByKey = groupBy(await tx.getOutboxForKeys(collection, keys), (e) => e.key);
+      for (const sent of group) {
+        const result = bySeq.get(sent.seq)!;
+        const entries = entriesByKey.get(sent.key) ?? [];
+        const entry = entries.find((e) => e.seq === sent.seq && e.status === 'inflight');
+        if (!entry) continue; // discarded while in flight
+        const doc = docs.get(sent.key);
+        changed.push({ collection, key: sent.key });
+        if (result.status === 'applied' || result.status === 'duplicate') {
+          report.pushed++;
+          await this.onApplied(tx, entry, entries, doc, result.version);
+        } else if (result.status === 'rejected') {
+          report.rejected++;
+          const failed: OutboxEntry = { ...entry, status: 'failed', lastError: { code: result.code, message: result.message } };
+          await tx.updateOutbox([failed]);
+          const rest = entries.map((e) => (e.seq === failed.seq ? failed : e));
+          if (doc) await tx.putDocs([{ ...doc, syncState: deriveSyncState(rest) }]);
+        } else {
+          report.conflicts++;
+          if (result.current) this.deps.hlc.receive(result.current.hlc);
+          if (result.reason === 'unique' && result.current && result.current.key !== sent.key) {
+            changed.push(...(await this.resolveUnique(tx, collection, doc, entries, result.current, null)));
+          } else {
+            await this.resolveVersion(tx, collection, sent.key, doc, entries, result.current, null);
+          }
+        }
+      }
+    }
+    await tx.setMeta('hlc', this.deps.hlc.last);
+    return changed;
+  }
+
+  private async onApplied(tx: WriteTransaction, entry: OutboxEntry, entries: OutboxEntry[], doc: StoredDoc | undefined, version: number): Promise<void> {
+    await tx.deleteOutbox([entry.seq]);
+    const later = entries.filter((e) => e.seq !== entry.seq);
+    // Writes made after this one were based on the same server version; they now build on ours.
+    const rebased = later.filter((e) => e.status !== 'conflict' && e.baseVersion < version).map((e) => ({ ...e, baseVersion: version }));
+    if (rebased.length > 0) await tx.updateOutbox(rebased);
+    if (!doc) return;
+    const known = doc.server?.version ?? 0;
+    const server: ServerState | null =
+      version > known ? { version, deleted: entry.op === 'delete', data: entry.op === 'delete' ? null : entry.data, hlc: entry.hlc, fieldClocks: entry.fieldClocks } : doc.server;
+    const rest = later.map((e) => rebased.find((r) => r.seq === e.seq) ?? e);
+    await tx.putDocs([{ ...doc, server, syncState: deriveSyncState(rest) }]);
+  }
+
+  private decide(collection: string, key: string, reason: 'version' | 'unique', local: VersionedValue, remote: VersionedValue, remoteKey: string, field: string | undefined): ConflictOutcome {
+    const { policy } = this.deps.collection(collection);
+    if (typeof policy === 'string') return decideConflict(policy, local, remote);
+    const answer = policy({ collection, key, reason, field, local: local.deleted ? null : local.data, remote: remote.deleted ? null : remote.data, remoteKey, localHlc: local.hlc, remoteHlc: remote.hlc });
+    if (answer === 'local') return { kind: 'local' };
+    if (answer === 'remote') return { kind: 'remote' };
+    if (answer && typeof answer === 'object' && 'value' in answer) {
+      const hlc = this.deps.hlc.tick();
+      const data = answer.value === null ? null : (structuredClone(answer.value) as RecordData);
+      const fieldClocks = Object.fromEntries(Object.keys(data ?? {}).map((f) => [f, hlc]));
+      return { kind: 'merged', value: { data, deleted: data === null, hlc, fieldClocks } };
+    }
+    throw new NexusError('INVALID_ARGUMENT', `The conflict resolver of "${collection}" returned ${JSON.stringify(answer)}; return 'local', 'remote' or { value }.`);
+  }
+
+  /**
+   * A version conflict: the record changed on the server since `baseVersion`. The policy sees the
+   * record's latest local value (all its unsynced writes) and the server's record. `forced` applies
+   * a manual resolution instead of the policy.
+   */
+  async resolveVersion(
+    tx: WriteTransaction,
+    collection: string,
+    key: string,
+    doc: StoredDoc | undefined,
+    entries: OutboxEntry[],
+    current: ServerRecord | null,
+    forced: ConflictOutcome | null,
+  ): Promise<void> {
+    const local = localValue(doc);
+    const remote = remoteValue(current);
+    const outcome = forced ?? this.decide(collection, key, 'version', local, remote, key, undefined);
+    const state = serverState(current);
+    const priority = entries.reduce((p, e) => higherPriority(p, e.priority), entries[0]?.priority ?? 'normal');
+    if (outcome.kind === 'park') {
+      const [first, ...rest] = entries;
+      if (!first) return;
+      if (rest.length > 0) await tx.deleteOutbox(rest.map((e) => e.seq));
+      await tx.updateOutbox([{ ...first, status: 'conflict', conflict: current ?? { collection, key, version: 0, deleted: true, data: null, hlc: '', fieldClocks: null }, op: local.deleted ? 'delete' : 'upsert', data: local.data, hlc: local.hlc, fieldClocks: local.fieldClocks, priority, changedFields: null }]);
+      if (doc) await tx.putDocs([{ ...doc, server: state ?? doc.server, syncState: 'conflict' }]);
+      return;
+    }
+    if (entries.length > 0) await tx.deleteOutbox(entries.map((e) => e.seq));
+    const chosen = outcome.kind === 'remote' ? remote : outcome.kind === 'local' ? local : outcome.value;
+    const sameAsServer = chosen.deleted === remote.deleted && jsonEqual(chosen.data, remote.data);
+    if (sameAsServer) {
+      if (!current && !doc) return;
+      await tx.putDocs([docFromServer(collection, key, state)]);
+      return;
+    }
+    await this.addResolution(tx, collection, key, chosen, current?.version ?? 0, priority);
+    await tx.putDocs([{ collection, key, data: chosen.data, deleted: chosen.deleted, hlc: chosen.hlc, fieldClocks: chosen.fieldClocks, syncState: 'pending', server: state }]);
+  }
+
+  /**
+   * A unique conflict: an older record (`winner`, another key) holds the value. The local record
+   * is dropped (deleted on the server if it was there) and the policy decides what the winner holds.
+   */
+  async resolveUnique(
+    tx: WriteTransaction,
+    collection: string,
+    loser: StoredDoc | undefined,
+    loserEntries: OutboxEntry[],
+    winner: ServerRecord,
+    forced: ConflictOutcome | null,
+  ): Promise<DocChangeRef[]> {
+    if (!loser) return [];
+    const { keyField } = this.deps.collection(collection);
+    const local = localValue(loser);
+    const remote = remoteValue(winner);
+    const outcome = forced ?? this.decide(collection, loser.key, 'unique', local, remote, winner.key, undefined);
+    const priority = loserEntries.reduce((p, e) => higherPriority(p, e.priority), loserEntries[0]?.priority ?? 'normal');
+    if (outcome.kind === 'park') {
+      const [first, ...rest] = loserEntries;
+      if (!first) return [];
+      if (rest.length > 0) await tx.deleteOutbox(rest.map((e) => e.seq));
+      await tx.updateOutbox([{ ...first, status: 'conflict', conflict: winner, priority }]);
+      await tx.putDocs([{ ...loser, syncState: 'conflict' }]);
+      return [{ collection, key: loser.key }];
+    }
+    // 1. The newer record goes away.
+    if (loserEntries.length > 0) await tx.deleteOutbox(loserEntries.map((e) => e.seq));
+    if (loser.server && !loser.server.deleted) {
+      const hlc = this.deps.hlc.tick();
+      await this.addResolution(tx, collection, loser.key, { data: null, deleted: true, hlc, fieldClocks: loser.fieldClocks }, loser.server.version, priority);
+      await tx.putDocs([{ ...loser, data: null, deleted: true, hlc, syncState: 'pending' }]);
+    } else {
+      await tx.removeDocs(collection, [loser.key]);
+    }
+    // 2. The winner takes what the policy chose.
+    const chosen = outcome.kind === 'remote' ? remote : outcome.kind === 'local' ? local : outcome.value;
+    const value: VersionedValue = { ...chosen, data: withKeyOf(chosen.data, winner, keyField), deleted: chosen.deleted || chosen.data === null };
+    const [winnerDoc] = await tx.getDocs(collection, [winner.key]);
+    const winnerEntries = await tx.getOutboxForKeys(collection, [winner.key]);
+    const state = serverState(winner);
+    if (winnerEntries.length > 0) {
+      // The winner has local writes of its own: they meet this server state as their next conflict.
+      if (winnerDoc && (winnerDoc.server?.version ?? 0) < winner.version) await tx.putDocs([{ ...winnerDoc, server: state }]);
+    } else if (value.deleted === remote.deleted && jsonEqual(value.data, remote.data)) {
+      await tx.putDocs([docFromServer(collection, winner.key, state)]);
+    } else {
+      await this.addResolution(tx, collection, winner.key, value, winner.version, priority);
+      await tx.putDocs([{ collection, key: winner.key, data: value.data, deleted: value.deleted, hlc: value.hlc, fieldClocks: value.fieldClocks, syncState: 'pending', server: state }]);
+    }
+    return [{ collection, key: loser.key }, { collection, key: winner.key }];
+  }
+
+  private async addResolution(tx: WriteTransaction, collection: string, key: string, value: VersionedValue, baseVersion: number, priority: OutboxEntry['priority']): Promise<void> {
+    await tx.addOutbox({
+      mutationId: this.deps.newMutationId(),
+      collection,
+      key,
+      op: value.deleted ? 'delete' : 'upsert',
+      data: value.deleted ? null : value.data,
+      changedFields: null,
+      baseVersion,
+      hlc: value.hlc,
+      fieldClocks: value.fieldClocks,
+      priority,
+      txId: null,
+      status: 'pending',
+      attempts: 0,
+      lastError: null,
+      conflict: null,
+      createdAt: this.deps.now(),
+    });
+  }
+
+  // ---------------------------------------------------------------- pull
+
+  private async pull(report: SyncReport, signal: AbortSignal): Promise<void> {
+    const { storage } = this.deps;
+    let cursor = (await storage.read((tx) => tx.getMeta<string>(CURSOR_KEY))) ?? null;
+    let resync: Map<string, Set<string>> | null = null;
+    for (;;) {
+      throwIfAborted(signal);
+      this.deps.onPhase('pulling', { pushed: report.pushed, pulled: report.pulled });
+      let page;
+      try {
+        page = await this.deps.remote.pull(cursor, this.deps.pullLimit, { signal });
+      } catch (error) {
+        if (error instanceof CursorExpiredError || (error instanceof NexusError && error.code === 'CURSOR_EXPIRED')) {
+          if (resync) throw error;
+          // History was compacted past our cursor: pull everything again, then drop what no longer exists.
+          resync = new Map();
+          cursor = null;
+          continue;
+        }
+        throw signal.aborted ? new NexusError('ABORTED', 'Sync was cancelled (offline or closing).', { cause: error }) : toNexusError(error);
+      }
+      if (resync) for (const c of page.changes) (resync.get(c.collection) ?? resync.set(c.collection, new Set()).get(c.collection)!).add(c.key);
+      const nextCursor = page.cursor;
+      const changes = await storage.write((tx) => this.applyPage(tx, page.changes, nextCursor));
+      report.pulled += page.changes.length;
+      this.deps.emit(changes);
+      cursor = nextCursor;
+      if (!page.hasMore) break;
+    }
+    if (resync) await this.dropVanished(resync);
+  }
+
+  private async applyPage(tx: WriteTransaction, changes: ServerChange[], cursor: string): Promise<DocChangeRef[]> {
+    const out: DocChangeRef[] = [];
+    for (const [collection, group] of groupBy(changes, (c) => c.collection)) {
+      const keys = [...new Set(group.map((c) => c.key))];
+      const found = await tx.getDocs(collection, keys);
+      const docs = new Map(keys.map((key, i) => [key, found[i]]));
+      const entriesByKey = groupBy(await tx.getOutboxForKeys(collection, keys), (e) => e.key);
+      const puts = new Map<string, StoredDoc>();
+      for (const change of group) {
+        const doc = puts.get(change.key) ?? docs.get(change.key);
+        if (doc?.server && change.version <= doc.server.version) continue;
+        this.deps.hlc.receive(change.hlc);
+        const state = serverState(change)!;
+        const entries = entriesByKey.get(change.key) ?? [];
+        if (entries.length > 0 && doc) {
+          // Unsynced local writes stay; the change becomes their base and they meet it as a conflict.
+          puts.set(change.key, { ...doc, server: state });
+          const parked = entries.filter((e) => e.status === 'conflict' && e.conflict?.key === change.key);
+          if (parked.length > 0) await tx.updateOutbox(parked.map((e) => ({ ...e, conflict: change })));
+        } else {
+          if (!doc && change.deleted) continue;
+          puts.set(change.key, docFromServer(collection, change.key, state));
+        }
+        out.push({ collection, key: change.key });
+      }
+      if (puts.size > 0) await tx.putDocs([...puts.values()]);
+    }
+    await tx.setMeta(CURSOR_KEY, cursor);
+    await tx.setMeta('hlc', this.deps.hlc.last);
+    return out;
+  }
+
+  /** After a full resync: synced records the server no longer has are removed locally. */
+  private async dropVanished(seen: Map<string, Set<string>>): Promise<void> {
+    const changes = await this.deps.storage.write(async (tx) => {
+      const out: DocChangeRef[] = [];
+      for (const collection of new Set([...this.deps.collections(), ...seen.keys()])) {
+        const keep = seen.get(collection) ?? new Set<string>();
+        const docs = await tx.queryDocs(collection, {});
+        const candidates = docs.filter((d) => !keep.has(d.key) && d.server !== null && d.syncState === 'synced');
+        if (candidates.length === 0) continue;
+        const withEntries = new Set((await tx.getOutboxForKeys(collection, candidates.map((d) => d.key))).map((e) => e.key));
+        const gone = candidates.filter((d) => !withEntries.has(d.key)).map((d) => d.key);
+        if (gone.length === 0) continue;
+        await tx.removeDocs(collection, gone);
+        for (const key of gone) out.push({ collection, key });
+      }
+      return out;
+    });
+    this.deps.emit(changes);
+  }
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new NexusError('ABORTED', 'Sync was cancelled (offline or closing).');
+}

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { createNexus, memoryStorage, InvalidArgumentError, ValidationError, NexusError } from '@nexus-store/core';
+import { createMemoryStorageState } from '@nexus-store/core/testing';
+import { ContactSchema, device, type Contact } from './helpers.js';
+
+describe('Store<T, ID>', () => {
+  it('saves, gets, getMany, counts and deletes', async () => {
+    const { nexus, contacts } = await device(undefined);
+    const saved = await contacts.save({ id: 'a', name: 'Ada', score: 3 });
+    expect(saved).toEqual({ id: 'a', name: 'Ada', score: 3 });
+    await contacts.saveAll([{ id: 'b', name: 'Bob' }, { id: 'c', name: 'Cy' }]);
+    expect(await contacts.get('a')).toEqual({ id: 'a', name: 'Ada', score: 3 });
+    expect(await contacts.get('zzz')).toBeUndefined();
+    expect(await contacts.getMany(['c', 'x', 'b'])).toEqual([{ id: 'c', name: 'Cy' }, undefined, { id: 'b', name: 'Bob' }]);
+    expect(await contacts.count()).toBe(3);
+    await contacts.delete('b');
+    expect(await contacts.get('b')).toBeUndefined();
+    await contacts.deleteAll(['a', 'c', 'nope']);
+    expect(await contacts.count()).toBe(0);
+    await nexus.close();
+  });
+
+  it('refuses an invalid item with ValidationError and writes nothing (neither document nor outbox)', async () => {
+    const { nexus, contacts } = await device(undefined);
+    await contacts.save({ id: 'ok', name: 'Fine' });
+    const before = await nexus.pending();
+    const error = await contacts.saveAll([{ id: 'x', name: 'X' }, { id: 'y', name: '' }]).catch((e) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error.code).toBe('VALIDATION');
+    expect(error.issues.length).toBeGreaterThan(0);
+    expect(error.issues[0].path).toEqual(['name']);
+    expect(error.message).toMatch(/Nothing was written/);
+    expect(await contacts.get('x')).toBeUndefined();
+    expect(await nexus.pending()).toEqual(before);
+    await expect(contacts.save({ id: 7 } as never)).rejects.toBeInstanceOf(ValidationError);
+    await nexus.close();
+  });
+
+  it('refuses bad ids, priorities and query arguments with typed errors', async () => {
+    const { nexus, contacts } = await device(undefined);
+    await expect(contacts.get('')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(contacts.get('x'.repeat(600))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(contacts.save({ id: 'a', name: 'A' }, 'urgent' as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(contacts.getAll({ limit: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(contacts.getAll({ where: { name: { like: 'x' } as never } })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(contacts.getAll({ after: 'missing' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await contacts.count()).toBe(0);
+    expect(() => nexus.store('bad name!', { schema: ContactSchema, key: 'id' })).toThrow(InvalidArgumentError);
+    await nexus.close();
+  });
+
+  it('queries with equality and range filters, orderBy, limit and cursor pagination', async () => {
+    const { nexus, contacts } = await device(undefined);
+    const all: Contact[] = Array.from({ length: 25 }, (_, i) => ({ id: `c${String(i).padStart(2, '0')}`, name: `n${i % 7}`, score: i % 10, status: (['open', 'won', 'lost'] as const)[i % 3] }));
+    await contacts.saveAll(all);
+    expect((await contacts.getAll({ where: { status: 'won' } })).map((c) => c.id)).toEqual(all.filter((c) => c.status === 'won').map((c) => c.id));
+    expect((await contacts.getAll({ where: { score: { gte: 7 } }, orderBy: ['score', 'desc'], limit: 3 })).map((c) => c.score)).toEqual([9, 9, 8]);
+    expect(await contacts.count({ where: { status: { in: ['won', 'lost'] } } })).toBe(16);
+    const pages: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await contacts.getAll({ orderBy: 'name', limit: 4, after });
+      if (page.length === 0) break;
+      pages.push(...page.map((c) => c.id));
+      after = page[page.length - 1]!.id;
+    }
+    const expected = [...all].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1)).map((c) => c.id);
+    expect(pages).toEqual(expected);
+    await nexus.close();
+  });
+
+  it('watch and watchAll emit the current value first, then every change', async () => {
+    const { nexus, contacts } = await device(undefined);
+    await contacts.save({ id: 'a', name: 'A' });
+    const seen = firstValueFrom(contacts.watch('a').pipe(take(3), toArray()));
+    const list = firstValueFrom(contacts.watchAll({ orderBy: 'name' }).pipe(take(3), toArray()));
+    await new Promise((r) => setTimeout(r, 5));
+    await contacts.save({ id: 'a', name: 'A2' });
+    await new Promise((r) => setTimeout(r, 5));
+    await contacts.delete('a');
+    expect(await seen).toEqual([{ id: 'a', name: 'A' }, { id: 'a', name: 'A2' }, undefined]);
+    expect((await list).map((l) => l.map((c) => c.name))).toEqual([['A'], ['A2'], []]);
+    await nexus.close();
+  });
+
+  it('transaction: writes to several stores commit all or none', async () => {
+    const nexus = await createNexus({ storage: memoryStorage() });
+    const contacts = nexus.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id' });
+    const calls = nexus.store<{ id: string; contactId: string; seconds: number }, string>('calls', {
+      schema: ContactSchema.pick({ id: true }).extend({ contactId: ContactSchema.shape.id, seconds: ContactSchema.shape.score.unwrap() }) as never,
+      key: 'id',
+    });
+    await nexus.transaction((tx) => {
+      tx.store(contacts).save({ id: 'a', name: 'A' }, 'high');
+      tx.store(calls).save({ id: 'call1', contactId: 'a', seconds: 30 });
+    });
+    expect(await contacts.get('a')).toBeDefined();
+    expect(await calls.get('call1')).toBeDefined();
+    const failing = nexus.transaction((tx) => {
+      tx.store(contacts).save({ id: 'b', name: 'B' });
+      tx.store(calls).save({ id: 'call2', contactId: 'b', seconds: 'long' as never });
+    });
+    await expect(failing).rejects.toBeInstanceOf(ValidationError);
+    expect(await contacts.get('b')).toBeUndefined();
+    await expect(nexus.transaction(async (tx) => {
+      tx.store(contacts).save({ id: 'c', name: 'C' });
+      throw new Error('app changed its mind');
+    })).rejects.toThrow('app changed its mind');
+    expect(await contacts.get('c')).toBeUndefined();
+    expect((await nexus.pending()).map((p) => p.key).sort()).toEqual(['a', 'call1']);
+    await nexus.close();
+  });
+
+  it('survives close and reopen with documents and outbox intact, and refuses use after close', async () => {
+    const state = createMemoryStorageState();
+    const first = await device(undefined, { state });
+    await first.contacts.save({ id: 'a', name: 'A' }, 'critical');
+    const clientId = first.nexus.clientId;
+    await first.nexus.close();
+    await expect(first.contacts.save({ id: 'b', name: 'B' })).rejects.toBeInstanceOf(NexusError);
+    const second = await device(undefined, { state });
+    expect(second.nexus.clientId).toBe(clientId);
+    expect(await second.contacts.get('a')).toEqual({ id: 'a', name: 'A' });
+    expect((await second.nexus.pending()).map((p) => [p.key, p.priority])).toEqual([['a', 'critical']]);
+    await second.nexus.close();
+  });
+});
