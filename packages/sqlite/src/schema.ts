@@ -1,0 +1,73 @@
+import type Database from 'better-sqlite3';
+
+/** `PRAGMA application_id` of every nexus-store database: "NXS1". */
+export const APPLICATION_ID = 0x4e585331;
+
+/**
+ * Schema migrations of the adapter's own tables, by version (`PRAGMA user_version`). Migration `i`
+ * takes a database from version `i` to `i + 1`. Never edit a released migration: append a new one.
+ */
+const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE nx_docs (
+        collection TEXT NOT NULL,
+        key TEXT NOT NULL,
+        data TEXT,
+        deleted INTEGER NOT NULL,
+        hlc TEXT NOT NULL,
+        field_clocks TEXT,
+        sync_state TEXT NOT NULL,
+        server TEXT,
+        PRIMARY KEY (collection, key)
+      );
+      CREATE TABLE nx_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection TEXT NOT NULL,
+        key TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        tx_id TEXT,
+        entry TEXT NOT NULL
+      );
+      CREATE INDEX nx_outbox_by_doc ON nx_outbox (collection, key);
+      CREATE INDEX nx_outbox_by_status ON nx_outbox (status, priority, seq);
+      CREATE TABLE nx_meta (
+        key TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `);
+  },
+];
+
+/** The schema version this library writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export interface FileInfo {
+  applicationId: number;
+  userVersion: number;
+  /** Number of tables, indexes and views in the file. */
+  objects: number;
+}
+
+export function readFileInfo(db: Database.Database): FileInfo {
+  return {
+    applicationId: db.pragma('application_id', { simple: true }) as number,
+    userVersion: db.pragma('user_version', { simple: true }) as number,
+    objects: (db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number }).n,
+  };
+}
+
+/** Brings an empty or older nexus-store database to SCHEMA_VERSION, in one transaction. */
+export function migrate(db: Database.Database): void {
+  if ((db.pragma('user_version', { simple: true }) as number) === SCHEMA_VERSION) return;
+  const run = db.transaction(() => {
+    const from = db.pragma('user_version', { simple: true }) as number;
+    for (let version = from; version < SCHEMA_VERSION; version++) MIGRATIONS[version]!(db);
+    if (from !== SCHEMA_VERSION) {
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+  });
+  run.immediate();
+}

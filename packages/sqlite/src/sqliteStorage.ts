@@ -1,0 +1,609 @@
+import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { PRIORITY_RANK, StorageError, applyQuery } from '@nexus-store/core';
+import type {
+  LocalStorage,
+  NewOutboxEntry,
+  OutboxEntry,
+  OutboxFilter,
+  OutboxStatus,
+  ReadTransaction,
+  StorageQuery,
+  StoredDoc,
+  WriteTransaction,
+} from '@nexus-store/core';
+import { APPLICATION_ID, SCHEMA_VERSION, migrate, readFileInfo } from './schema.js';
+import { canQueryInSql, fieldExpr, isSqlField, selectSql, whereSql } from './querySql.js';
+import type { SqlValue } from './querySql.js';
+import { toStorageError } from './sqliteErrors.js';
+
+export type SqliteDurability = 'normal' | 'full';
+
+export interface SqliteStorageOptions {
+  /** Path of the database file; created (with its tables) when missing. `':memory:'` for a throwaway database. */
+  filename: string;
+  /**
+   * How hard a commit works to survive failures. The database always runs in WAL mode.
+   * - `'full'` (`PRAGMA synchronous=FULL`): every commit is fsynced before `write()` resolves, so a
+   *   resolved write survives a power loss or OS crash. Costs one fsync per commit; group commit
+   *   shares it between the `write()` calls issued in the same tick.
+   * - `'normal'` (`PRAGMA synchronous=NORMAL`): a resolved write survives a crash or kill of the app
+   *   (the data is in the OS), but the last commits before a power loss or OS crash may be lost
+   *   (the file never corrupts). Several times faster for small awaited writes.
+   * @default 'full'
+   */
+  durability?: SqliteDurability;
+  /**
+   * How long to wait for a lock held by another connection or process before failing, in ms.
+   * @default 5000
+   */
+  busyTimeout?: number;
+  /**
+   * The most `write()` calls committed together in one physical transaction (group commit).
+   * @default 1000
+   */
+  maxGroupSize?: number;
+}
+
+interface Job {
+  kind: 'read' | 'write';
+  fn: (tx: SqliteTransaction) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+interface DocRow {
+  collection: string;
+  key: string;
+  data: string | null;
+  deleted: number;
+  hlc: string;
+  field_clocks: string | null;
+  sync_state: string;
+  server: string | null;
+}
+
+interface OutboxRow {
+  seq: number;
+  entry: string;
+}
+
+const DOC_COLUMNS = 'collection, key, data, deleted, hlc, field_clocks, sync_state, server';
+
+function parseJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+function rowToDoc(row: DocRow): StoredDoc {
+  return {
+    collection: row.collection,
+    key: row.key,
+    data: parseJson(row.data),
+    deleted: row.deleted !== 0,
+    hlc: row.hlc,
+    fieldClocks: parseJson(row.field_clocks),
+    syncState: row.sync_state as StoredDoc['syncState'],
+    server: parseJson(row.server),
+  };
+}
+
+function rowToEntry(row: OutboxRow): OutboxEntry {
+  const entry = JSON.parse(row.entry) as OutboxEntry;
+  entry.seq = row.seq;
+  return entry;
+}
+
+function entryJson(entry: NewOutboxEntry | OutboxEntry): string {
+  const { seq: _seq, ...rest } = entry as OutboxEntry;
+  return JSON.stringify(rest);
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+/** Prepared statements of one connection. */
+function prepareStatements(db: Database.Database) {
+  return {
+    begin: db.prepare('BEGIN'),
+    beginImmediate: db.prepare('BEGIN IMMEDIATE'),
+    commit: db.prepare('COMMIT'),
+    rollback: db.prepare('ROLLBACK'),
+    savepoint: db.prepare('SAVEPOINT nx_write'),
+    release: db.prepare('RELEASE nx_write'),
+    rollbackTo: db.prepare('ROLLBACK TO nx_write'),
+    getDoc: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM nx_docs WHERE collection = ? AND key = ?`),
+    putDoc: db.prepare(
+      `INSERT INTO nx_docs (${DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, deleted = excluded.deleted, hlc = excluded.hlc,
+         field_clocks = excluded.field_clocks, sync_state = excluded.sync_state, server = excluded.server`,
+    ),
+    removeDoc: db.prepare('DELETE FROM nx_docs WHERE collection = ? AND key = ?'),
+    addOutbox: db.prepare('INSERT INTO nx_outbox (collection, key, priority, status, tx_id, entry) VALUES (?, ?, ?, ?, ?, ?)'),
+    updateOutbox: db.prepare('UPDATE nx_outbox SET collection = ?, key = ?, priority = ?, status = ?, tx_id = ?, entry = ? WHERE seq = ?'),
+    deleteOutbox: db.prepare('DELETE FROM nx_outbox WHERE seq = ?'),
+    outboxForKeys: db.prepare<[string, string], OutboxRow>(
+      'SELECT seq, entry FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq',
+    ),
+    countOutbox: db.prepare<[], { status: OutboxStatus; n: number }>('SELECT status, count(*) AS n FROM nx_outbox GROUP BY status'),
+    getMeta: db.prepare<[string], { value: string }>('SELECT value FROM nx_meta WHERE key = ?'),
+    setMeta: db.prepare('INSERT INTO nx_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    deleteMeta: db.prepare('DELETE FROM nx_meta WHERE key = ?'),
+    allDocs: db.prepare<[string], DocRow>(`SELECT ${DOC_COLUMNS} FROM nx_docs WHERE collection = ? AND deleted = 0`),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+const STATEMENT_CACHE_SIZE = 256;
+
+/** One open connection: its statements and a cache of the dynamic query statements. */
+class Connection {
+  readonly statements: Statements;
+  private readonly cache = new Map<string, Database.Statement>();
+
+  constructor(readonly db: Database.Database) {
+    this.statements = prepareStatements(db);
+  }
+
+  prepare(sql: string): Database.Statement {
+    let statement = this.cache.get(sql);
+    if (statement) {
+      this.cache.delete(sql);
+    } else {
+      statement = this.db.prepare(sql);
+      if (this.cache.size >= STATEMENT_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    }
+    this.cache.set(sql, statement);
+    return statement;
+  }
+}
+
+/** The transaction object handed to `read` and `write` callbacks; dead once its callback settled. */
+class SqliteTransaction implements WriteTransaction {
+  private active = true;
+
+  constructor(
+    private readonly storage: SqliteStorage,
+    private readonly connection: Connection,
+    private readonly writable: boolean,
+  ) {}
+
+  finish(): void {
+    this.active = false;
+  }
+
+  private run<T>(body: (s: Statements) => T): Promise<T> {
+    if (!this.active) {
+      return Promise.reject(
+        new StorageError('STORAGE', `A transaction of ${this.storage.name} was used after its callback returned; await only transaction methods inside read() and write().`, {
+          path: this.storage.name,
+        }),
+      );
+    }
+    try {
+      return Promise.resolve(body(this.connection.statements));
+    } catch (error) {
+      return Promise.reject(this.storage.mapError(error));
+    }
+  }
+
+  private runWrite<T>(body: (s: Statements) => T): Promise<T> {
+    if (!this.writable) {
+      return Promise.reject(new StorageError('STORAGE', `Cannot change ${this.storage.name} inside read(); use write().`, { path: this.storage.name }));
+    }
+    return this.run(body);
+  }
+
+  getDocs(collection: string, keys: readonly string[]): Promise<(StoredDoc | undefined)[]> {
+    return this.run((s) =>
+      keys.map((key) => {
+        const row = s.getDoc.get(collection, key);
+        return row ? rowToDoc(row) : undefined;
+      }),
+    );
+  }
+
+  queryDocs(collection: string, query: StorageQuery): Promise<StoredDoc[]> {
+    return this.run((s) => {
+      if (!canQueryInSql(query)) return applyQuery(s.allDocs.all(collection).map(rowToDoc), query);
+      const { sql, params } = selectSql(DOC_COLUMNS, collection, query);
+      return (this.connection.prepare(sql).all(...params) as DocRow[]).map(rowToDoc);
+    });
+  }
+
+  countDocs(collection: string, where?: StorageQuery['where']): Promise<number> {
+    return this.run((s) => {
+      if (!canQueryInSql({ where })) return applyQuery(s.allDocs.all(collection).map(rowToDoc), { where }).length;
+      const { sql, params } = whereSql(collection, where);
+      return (this.connection.prepare(`SELECT count(*) AS n FROM nx_docs WHERE ${sql}`).get(...params) as { n: number }).n;
+    });
+  }
+
+  listOutbox(filter: OutboxFilter = {}): Promise<OutboxEntry[]> {
+    return this.run(() => {
+      const terms: string[] = [];
+      const params: SqlValue[] = [];
+      if (filter.status !== undefined) {
+        terms.push('status = ?');
+        params.push(filter.status);
+      }
+      if (filter.txId !== undefined) {
+        terms.push('tx_id = ?');
+        params.push(filter.txId);
+      }
+      let sql = `SELECT seq, entry FROM nx_outbox${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY priority, seq`;
+      if (filter.limit !== undefined) {
+        sql += ' LIMIT ?';
+        params.push(Math.max(0, Math.trunc(filter.limit)));
+      }
+      return (this.connection.prepare(sql).all(...params) as OutboxRow[]).map(rowToEntry);
+    });
+  }
+
+  getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
+    return this.run((s) => s.outboxForKeys.all(collection, JSON.stringify(keys)).map(rowToEntry));
+  }
+
+  countOutbox(): Promise<Record<OutboxStatus, number>> {
+    return this.run((s) => {
+      const counts: Record<OutboxStatus, number> = { pending: 0, inflight: 0, failed: 0, conflict: 0 };
+      for (const row of s.countOutbox.all()) counts[row.status] = row.n;
+      return counts;
+    });
+  }
+
+  getMeta<V = unknown>(key: string): Promise<V | undefined> {
+    return this.run((s) => {
+      const row = s.getMeta.get(key);
+      return row ? (JSON.parse(row.value) as V) : undefined;
+    });
+  }
+
+  putDocs(docs: readonly StoredDoc[]): Promise<void> {
+    return this.runWrite((s) => {
+      for (const doc of docs) {
+        s.putDoc.run(
+          doc.collection,
+          doc.key,
+          doc.deleted ? null : jsonOrNull(doc.data),
+          doc.deleted ? 1 : 0,
+          doc.hlc,
+          jsonOrNull(doc.fieldClocks),
+          doc.syncState,
+          jsonOrNull(doc.server),
+        );
+      }
+    });
+  }
+
+  removeDocs(collection: string, keys: readonly string[]): Promise<void> {
+    return this.runWrite((s) => {
+      for (const key of keys) s.removeDoc.run(collection, key);
+    });
+  }
+
+  addOutbox(entry: NewOutboxEntry): Promise<number> {
+    return this.runWrite((s) => {
+      const result = s.addOutbox.run(entry.collection, entry.key, PRIORITY_RANK[entry.priority], entry.status, entry.txId ?? null, entryJson(entry));
+      return Number(result.lastInsertRowid);
+    });
+  }
+
+  updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
+    return this.runWrite((s) => {
+      for (const entry of entries) {
+        s.updateOutbox.run(entry.collection, entry.key, PRIORITY_RANK[entry.priority], entry.status, entry.txId ?? null, entryJson(entry), entry.seq);
+      }
+    });
+  }
+
+  deleteOutbox(seqs: readonly number[]): Promise<void> {
+    return this.runWrite((s) => {
+      for (const seq of seqs) s.deleteOutbox.run(seq);
+    });
+  }
+
+  setMeta(key: string, value: unknown): Promise<void> {
+    return this.runWrite((s) => {
+      if (value === undefined) s.deleteMeta.run(key);
+      else s.setMeta.run(key, JSON.stringify(value));
+    });
+  }
+}
+
+/**
+ * The `LocalStorage` contract on one better-sqlite3 connection.
+ *
+ * Every read and write runs in order on the one connection (reads never see a transaction that is
+ * still open). `write()` calls issued in the same tick share one physical transaction (group
+ * commit): each callback runs inside its own SAVEPOINT, so one that throws rolls back only its own
+ * work, and every caller's promise settles only after the COMMIT.
+ */
+class SqliteStorage implements LocalStorage {
+  readonly name: string;
+  private readonly durability: SqliteDurability;
+  private readonly busyTimeout: number;
+  private readonly maxGroupSize: number;
+  private connection: Connection | null = null;
+  private opening: Promise<void> | null = null;
+  private readonly queue: Job[] = [];
+  private draining = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly indexed = new Set<string>();
+
+  constructor(options: SqliteStorageOptions) {
+    this.name = options.filename;
+    this.durability = options.durability ?? 'full';
+    this.busyTimeout = options.busyTimeout ?? 5000;
+    this.maxGroupSize = Math.max(1, options.maxGroupSize ?? 1000);
+  }
+
+  mapError(error: unknown): unknown {
+    return toStorageError(error, this.name, this.connection?.db.open ?? false);
+  }
+
+  open(): Promise<void> {
+    if (this.connection) return Promise.resolve();
+    this.opening ??= Promise.resolve().then(() => {
+      try {
+        this.connection = new Connection(this.openDatabase());
+      } finally {
+        this.opening = null;
+      }
+    });
+    return this.opening;
+  }
+
+  /** Checks the file before changing anything in it, then sets the connection up and migrates. */
+  private openDatabase(): Database.Database {
+    const path = this.name;
+    const inMemory = path === ':memory:' || path === '';
+    if (!inMemory && !existsSync(dirname(resolve(path)))) {
+      throw new StorageError('STORAGE', `Cannot open SQLite storage ${path}: its folder does not exist; create the folder first.`, { path });
+    }
+    if (!inMemory && existsSync(path) && statSync(path).size > 0) this.checkExistingFile(path);
+    let db: Database.Database;
+    try {
+      db = new Database(path, { timeout: this.busyTimeout });
+    } catch (error) {
+      throw toStorageError(error, path);
+    }
+    try {
+      const info = readFileInfo(db);
+      this.assertCompatible(info, path);
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${this.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+      db.pragma('foreign_keys = OFF');
+      migrate(db);
+      return db;
+    } catch (error) {
+      db.close();
+      throw toStorageError(error, path);
+    }
+  }
+
+  /** Reads the header of an existing file without writing to it. */
+  private checkExistingFile(path: string): void {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true, timeout: this.busyTimeout });
+      this.assertCompatible(readFileInfo(db), path);
+    } catch (error) {
+      const mapped = toStorageError(error, path);
+      if (mapped instanceof StorageError && mapped.code === 'STORAGE_CORRUPT') {
+        throw new StorageError('STORAGE_CORRUPT', `${path} is not a nexus-store database or is corrupt (${(error as Error).message}); restore it from a backup or choose another file.`, {
+          cause: error,
+          path,
+        });
+      }
+      throw mapped;
+    } finally {
+      db?.close();
+    }
+  }
+
+  private assertCompatible(info: ReturnType<typeof readFileInfo>, path: string): void {
+    if (info.objects === 0 && info.applicationId === 0 && info.userVersion === 0) return;
+    if (info.applicationId !== APPLICATION_ID) {
+      throw new StorageError('STORAGE_CORRUPT', `${path} is a SQLite database but not a nexus-store database (application_id ${info.applicationId}); choose another file.`, { path });
+    }
+    if (info.userVersion > SCHEMA_VERSION) {
+      throw new StorageError(
+        'STORAGE_VERSION',
+        `${path} was written by a newer version of @nexus-store/sqlite (schema ${info.userVersion}, this version reads up to ${SCHEMA_VERSION}); upgrade @nexus-store/sqlite. The file was not changed.`,
+        { path },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.opening) await this.opening.catch(() => undefined);
+    if (this.draining || this.queue.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    const connection = this.connection;
+    this.connection = null;
+    this.indexed.clear();
+    if (connection?.db.open) connection.db.close();
+  }
+
+  read<R>(fn: (tx: ReadTransaction) => Promise<R>): Promise<R> {
+    return this.enqueue('read', fn);
+  }
+
+  write<R>(fn: (tx: WriteTransaction) => Promise<R>): Promise<R> {
+    return this.enqueue('write', fn);
+  }
+
+  async ensureIndexes(collection: string, fields: readonly string[]): Promise<void> {
+    const missing = fields.filter((field) => isSqlField(field) && !this.indexed.has(`${collection}\u0000${field}`));
+    if (missing.length === 0) return;
+    await this.enqueue('write', async () => {
+      const db = this.connection!.db;
+      for (const field of missing) {
+        const id = createHash('sha1').update(`${collection}\u0000${field}`).digest('hex').slice(0, 20);
+        // (collection, value, key) rather than a partial index per collection: the planner then
+        // prefers it over the primary key for ranges too, without needing ANALYZE statistics.
+        db.exec(`CREATE INDEX IF NOT EXISTS nx_ix_${id} ON nx_docs (collection, ${fieldExpr(field)}, key) WHERE deleted = 0`);
+        this.indexed.add(`${collection}\u0000${field}`);
+      }
+    });
+  }
+
+  private enqueue<R>(kind: Job['kind'], fn: (tx: SqliteTransaction) => Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      if (!this.connection) {
+        reject(new StorageError('CLOSED', `SQLite storage ${this.name} is not open; call open() first.`, { path: this.name }));
+        return;
+      }
+      this.queue.push({ kind, fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.draining) {
+        this.draining = true;
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const connection = this.connection!;
+        if (this.queue[0]!.kind === 'read') await this.runRead(connection, this.queue.shift()!);
+        else await this.runWriteGroup(connection);
+      }
+    } finally {
+      this.draining = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private async runRead(connection: Connection, job: Job): Promise<void> {
+    const s = connection.statements;
+    const tx = new SqliteTransaction(this, connection, false);
+    try {
+      s.begin.run();
+    } catch (error) {
+      job.reject(this.mapError(error));
+      return;
+    }
+    let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await job.fn(tx) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    tx.finish();
+    try {
+      if (connection.db.inTransaction) s.commit.run();
+    } catch (error) {
+      if (outcome.ok) outcome = { ok: false, error: this.mapError(error) };
+      if (connection.db.inTransaction) connection.db.exec('ROLLBACK');
+    }
+    if (outcome.ok) job.resolve(outcome.value);
+    else job.reject(outcome.error);
+  }
+
+  /** Runs the writes at the head of the queue in one transaction and settles them after COMMIT. */
+  private async runWriteGroup(connection: Connection): Promise<void> {
+    const s = connection.statements;
+    const done: { job: Job; result: unknown }[] = [];
+    try {
+      let open = false;
+      let ran = 0;
+      while (ran < this.maxGroupSize && this.queue[0]?.kind === 'write') {
+        if (!open) {
+          try {
+            s.beginImmediate.run();
+            open = true;
+          } catch (error) {
+            this.failHeadWrites(error);
+            return;
+          }
+        }
+        const job = this.queue.shift()!;
+        ran++;
+        // The first callback needs no savepoint: if it throws, the whole transaction is its own.
+        const nested = done.length > 0;
+        const tx = new SqliteTransaction(this, connection, true);
+        try {
+          if (nested) s.savepoint.run();
+          const result = await job.fn(tx);
+          tx.finish();
+          if (nested) s.release.run();
+          done.push({ job, result });
+        } catch (error) {
+          tx.finish();
+          job.reject(error);
+          if (!connection.db.inTransaction) {
+            // SQLite rolled the whole transaction back (disk full, I/O error): redo the others alone.
+            open = false;
+            await this.runAlone(connection, done.splice(0).map((d) => d.job));
+          } else if (nested) {
+            s.rollbackTo.run();
+            s.release.run();
+          } else {
+            s.rollback.run();
+            open = false;
+          }
+        }
+      }
+      if (!open) return;
+      try {
+        s.commit.run();
+      } catch (error) {
+        if (connection.db.inTransaction) s.rollback.run();
+        // The group failed as a whole: give every callback its own transaction so each succeeds or fails alone.
+        const jobs = done.splice(0).map((d) => d.job);
+        if (jobs.length === 1) jobs[0]!.reject(this.mapError(error));
+        else await this.runAlone(connection, jobs);
+        return;
+      }
+      for (const { job, result } of done.splice(0)) job.resolve(result);
+    } catch (error) {
+      // Only a failing ROLLBACK or RELEASE gets here: nothing of this group is known to be committed.
+      if (connection.db.inTransaction) connection.db.exec('ROLLBACK');
+      for (const { job } of done) job.reject(this.mapError(error));
+    }
+  }
+
+  private failHeadWrites(error: unknown): void {
+    while (this.queue[0]?.kind === 'write') this.queue.shift()!.reject(this.mapError(error));
+  }
+
+  private async runAlone(connection: Connection, jobs: Job[]): Promise<void> {
+    const s = connection.statements;
+    for (const job of jobs) {
+      const tx = new SqliteTransaction(this, connection, true);
+      try {
+        s.beginImmediate.run();
+        const result = await job.fn(tx);
+        tx.finish();
+        s.commit.run();
+        job.resolve(result);
+      } catch (error) {
+        tx.finish();
+        if (connection.db.inTransaction) s.rollback.run();
+        job.reject(this.mapError(error));
+      }
+    }
+  }
+}
+
+/**
+ * Durable storage for nexus-store in a SQLite file, on better-sqlite3 (Node, Electron).
+ *
+ * ```ts
+ * const nexus = await createNexus({ storage: sqliteStorage({ filename: 'crm.db' }) });
+ * ```
+ *
+ * Opening a file written by a newer version of this package fails with `StorageError`
+ * `STORAGE_VERSION` (the file is not touched); a file that is not a nexus-store database, or is
+ * corrupt, fails with `STORAGE_CORRUPT`.
+ */
+export function sqliteStorage(options: SqliteStorageOptions): LocalStorage {
+  return new SqliteStorage(options);
+}
+

@@ -1,0 +1,252 @@
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { StorageError } from '@nexus-store/core';
+import type { LocalStorage } from '@nexus-store/core';
+import { sqliteStorage } from '@nexus-store/sqlite';
+import { doc, outboxEntry, tempFolder } from './helpers.js';
+
+let folder: ReturnType<typeof tempFolder>;
+let storage: LocalStorage;
+
+beforeEach(async () => {
+  folder = tempFolder();
+  storage = sqliteStorage({ filename: folder.file(), durability: 'normal' });
+  await storage.open();
+});
+
+afterEach(async () => {
+  await storage.close();
+  folder.cleanup();
+});
+
+describe('sqliteStorage basics', () => {
+  it('stores documents, outbox entries and metadata in one write and keeps them across reopen', async () => {
+    const seq = await storage.write(async (tx) => {
+      await tx.putDocs([doc('contacts', 'a', { id: 'a', name: 'Ada', tags: ['x'], nested: { n: 1 } })]);
+      await tx.setMeta('cursor', { at: 5 });
+      return tx.addOutbox(outboxEntry('contacts', 'a', { id: 'a', name: 'Ada' }, { priority: 'high' }));
+    });
+    expect(seq).toBeGreaterThan(0);
+    await storage.close();
+    storage = sqliteStorage({ filename: folder.file() });
+    await storage.open();
+    const [stored, outbox, meta, counts] = await storage.read(async (tx) => [
+      await tx.getDocs('contacts', ['a', 'missing']),
+      await tx.listOutbox(),
+      await tx.getMeta<{ at: number }>('cursor'),
+      await tx.countOutbox(),
+    ] as const);
+    expect(stored[0]).toEqual(doc('contacts', 'a', { id: 'a', name: 'Ada', tags: ['x'], nested: { n: 1 } }));
+    expect(stored[1]).toBeUndefined();
+    expect(outbox).toHaveLength(1);
+    expect(outbox[0]).toMatchObject({ seq, key: 'a', priority: 'high', status: 'pending', data: { id: 'a', name: 'Ada' } });
+    expect(meta).toEqual({ at: 5 });
+    expect(counts).toEqual({ pending: 1, inflight: 0, failed: 0, conflict: 0 });
+  });
+
+  it('keeps tombstones, removes documents, deletes metadata with undefined', async () => {
+    await storage.write(async (tx) => {
+      await tx.putDocs([doc('c', 'a', { v: 1 }), doc('c', 'b', { v: 2 }), doc('c', 'gone', null)]);
+      await tx.setMeta('k', 1);
+    });
+    await storage.write(async (tx) => {
+      await tx.removeDocs('c', ['b']);
+      await tx.setMeta('k', undefined);
+    });
+    const [docs, meta, count] = await storage.read(async (tx) => [await tx.getDocs('c', ['a', 'b', 'gone']), await tx.getMeta('k'), await tx.countDocs('c')] as const);
+    expect(docs.map((d) => d?.key)).toEqual(['a', undefined, 'gone']);
+    expect(docs[2]).toMatchObject({ deleted: true, data: null });
+    expect(meta).toBeUndefined();
+    expect(count).toBe(1);
+  });
+
+  it('hands out outbox seqs greater than every seq before, even after deleting the last one', async () => {
+    const first = await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'a', { v: 1 })));
+    const second = await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'a', { v: 2 })));
+    await storage.write((tx) => tx.deleteOutbox([second]));
+    await storage.close();
+    await storage.open();
+    const third = await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'a', { v: 3 })));
+    expect(second).toBeGreaterThan(first);
+    expect(third).toBeGreaterThan(second);
+  });
+
+  it('lists the outbox by priority then seq, filters by status and txId, updates and finds entries by key', async () => {
+    const seqs = await storage.write(async (tx) => [
+      await tx.addOutbox(outboxEntry('c', 'a', { v: 1 }, { priority: 'low' })),
+      await tx.addOutbox(outboxEntry('c', 'b', { v: 1 }, { priority: 'critical', txId: 't1' })),
+      await tx.addOutbox(outboxEntry('c', 'a', { v: 2 }, { priority: 'normal', txId: 't1' })),
+      await tx.addOutbox(outboxEntry('d', 'a', { v: 3 }, { priority: 'critical' })),
+    ]);
+    const all = await storage.read((tx) => tx.listOutbox());
+    expect(all.map((e) => e.seq)).toEqual([seqs[1], seqs[3], seqs[2], seqs[0]]);
+    const updated = { ...all[0]!, status: 'failed' as const, attempts: 3, lastError: { code: 'REJECTED', message: 'no' } };
+    await storage.write((tx) => tx.updateOutbox([updated]));
+    const [failed, inTx, forKeys, limited] = await storage.read(async (tx) => [
+      await tx.listOutbox({ status: 'failed' }),
+      await tx.listOutbox({ txId: 't1' }),
+      await tx.getOutboxForKeys('c', ['a']),
+      await tx.listOutbox({ limit: 2 }),
+    ] as const);
+    expect(failed).toEqual([updated]);
+    expect(inTx.map((e) => e.seq)).toEqual([seqs[1], seqs[2]]);
+    expect(forKeys.map((e) => e.seq)).toEqual([seqs[0], seqs[2]]);
+    expect(limited).toHaveLength(2);
+  });
+
+  it('rolls back everything a write callback did when it throws, and rejects with its error', async () => {
+    const boom = new Error('boom');
+    await expect(
+      storage.write(async (tx) => {
+        await tx.putDocs([doc('c', 'a', { v: 1 })]);
+        await tx.addOutbox(outboxEntry('c', 'a', { v: 1 }));
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    const [docs, outbox] = await storage.read(async (tx) => [await tx.getDocs('c', ['a']), await tx.listOutbox()] as const);
+    expect(docs).toEqual([undefined]);
+    expect(outbox).toEqual([]);
+  });
+
+  it('refuses writes inside read() and transaction use after the callback returned', async () => {
+    await expect(storage.read((tx) => (tx as unknown as { putDocs: (d: unknown[]) => Promise<void> }).putDocs([doc('c', 'a', { v: 1 })]))).rejects.toBeInstanceOf(StorageError);
+    let leaked: Parameters<Parameters<LocalStorage['write']>[0]>[0] | undefined;
+    await storage.write(async (tx) => {
+      leaked = tx;
+    });
+    await expect(leaked!.putDocs([doc('c', 'a', { v: 1 })])).rejects.toMatchObject({ code: 'STORAGE' });
+    expect(await storage.read((tx) => tx.getDocs('c', ['a']))).toEqual([undefined]);
+  });
+
+  it('rejects with CLOSED after close() and works again after open()', async () => {
+    await storage.close();
+    await expect(storage.read((tx) => tx.getMeta('x'))).rejects.toMatchObject({ name: 'StorageError', code: 'CLOSED' });
+    await storage.open();
+    await expect(storage.read((tx) => tx.getMeta('x'))).resolves.toBeUndefined();
+  });
+
+  it('close() waits for queued writes to commit', async () => {
+    const pending = [1, 2, 3].map((i) => storage.write((tx) => tx.putDocs([doc('c', `k${i}`, { i })])));
+    await storage.close();
+    await Promise.all(pending);
+    const db = new Database(folder.file(), { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM nx_docs').get() as { n: number }).n).toBe(3);
+    db.close();
+    await storage.open();
+  });
+
+  it('uses WAL mode and maps durability to PRAGMA synchronous (default full)', async () => {
+    const pragma = vi.spyOn(Database.prototype, 'pragma');
+    try {
+      for (const [name, options] of [
+        ['default.db', {}],
+        ['full.db', { durability: 'full' as const }],
+        ['normal.db', { durability: 'normal' as const }],
+      ] as const) {
+        const s = sqliteStorage({ filename: folder.file(name), ...options });
+        await s.open();
+        await s.write((tx) => tx.setMeta('x', 1));
+        await s.close();
+      }
+      const synchronous = pragma.mock.calls.map((call) => call[0]).filter((p) => p.startsWith('synchronous'));
+      expect(synchronous).toEqual(['synchronous = FULL', 'synchronous = FULL', 'synchronous = NORMAL']);
+    } finally {
+      pragma.mockRestore();
+    }
+    const db = new Database(folder.file('full.db'), { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+});
+
+describe('group commit', () => {
+  it('runs writes issued in the same tick in one transaction: every callback runs before any caller resolves', async () => {
+    const events: string[] = [];
+    const writes = [1, 2, 3].map((i) =>
+      storage
+        .write(async (tx) => {
+          events.push(`run ${i}`);
+          await tx.putDocs([doc('c', `k${i}`, { i })]);
+          await tx.addOutbox(outboxEntry('c', `k${i}`, { i }));
+          return i;
+        })
+        .then((value) => {
+          events.push(`resolved ${i}`);
+          // Once any caller resolved, another connection sees all three documents: they were committed together.
+          const db = new Database(folder.file(), { readonly: true });
+          const n = (db.prepare('SELECT count(*) AS n FROM nx_docs').get() as { n: number }).n;
+          db.close();
+          return { value, visible: n };
+        }),
+    );
+    const results = await Promise.all(writes);
+    expect(events).toEqual(['run 1', 'run 2', 'run 3', 'resolved 1', 'resolved 2', 'resolved 3']);
+    expect(results).toEqual([
+      { value: 1, visible: 3 },
+      { value: 2, visible: 3 },
+      { value: 3, visible: 3 },
+    ]);
+  });
+
+  it('rolls back only the callback that throws inside a group', async () => {
+    const boom = new Error('boom');
+    const outcomes = await Promise.allSettled([
+      storage.write(async (tx) => {
+        await tx.putDocs([doc('c', 'a', { v: 1 })]);
+        await tx.addOutbox(outboxEntry('c', 'a', { v: 1 }));
+      }),
+      storage.write(async (tx) => {
+        await tx.putDocs([doc('c', 'b', { v: 1 })]);
+        await tx.addOutbox(outboxEntry('c', 'b', { v: 1 }));
+        throw boom;
+      }),
+      storage.write(async (tx) => {
+        await tx.putDocs([doc('c', 'c', { v: 1 })]);
+        await tx.addOutbox(outboxEntry('c', 'c', { v: 1 }));
+      }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBe(boom);
+    const [docs, outbox] = await storage.read(async (tx) => [await tx.getDocs('c', ['a', 'b', 'c']), await tx.listOutbox()] as const);
+    expect(docs.map((d) => d?.key)).toEqual(['a', undefined, 'c']);
+    expect(outbox.map((e) => e.key)).toEqual(['a', 'c']);
+  });
+
+  it('rolls back a throwing first callback of a group without losing the ones after it', async () => {
+    const outcomes = await Promise.allSettled([
+      storage.write(async (tx) => {
+        await tx.putDocs([doc('c', 'a', { v: 1 })]);
+        throw new Error('first fails');
+      }),
+      storage.write((tx) => tx.putDocs([doc('c', 'b', { v: 1 })])),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled']);
+    expect((await storage.read((tx) => tx.getDocs('c', ['a', 'b']))).map((d) => d?.key)).toEqual([undefined, 'b']);
+  });
+
+  it('runs a read queued behind writes after they committed, never inside their transaction', async () => {
+    const write = storage.write((tx) => tx.putDocs([doc('c', 'a', { v: 1 })]));
+    const read = storage.read((tx) => tx.getDocs('c', ['a']));
+    const later = storage.write(async (tx) => {
+      await tx.putDocs([doc('c', 'b', { v: 1 })]);
+      throw new Error('rolled back');
+    });
+    await write;
+    expect((await read)[0]?.key).toBe('a');
+    await expect(later).rejects.toThrow('rolled back');
+    expect(await storage.read((tx) => tx.getDocs('c', ['b']))).toEqual([undefined]);
+  });
+
+  it('commits 1,000 unawaited writes with every outbox entry present', async () => {
+    const writes = Array.from({ length: 1000 }, (_, i) =>
+      storage.write(async (tx) => {
+        await tx.putDocs([doc('c', `k${i}`, { i })]);
+        return tx.addOutbox(outboxEntry('c', `k${i}`, { i }));
+      }),
+    );
+    const seqs = await Promise.all(writes);
+    expect(new Set(seqs).size).toBe(1000);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(await storage.read((tx) => tx.countDocs('c'))).toBe(1000);
+  });
+});
