@@ -1,0 +1,264 @@
+import { describe, expect, it } from 'vitest';
+import { firstValueFrom, filter } from 'rxjs';
+import { createManualConnectivity, NetworkError, type SyncStatus } from '@nexus-store/core';
+import { createFaultyRemote, createMemoryRemote } from '@nexus-store/core/testing';
+import { device, fakeClock } from './helpers.js';
+
+describe('sync engine', () => {
+  it('pushes local writes, pulls them on another device, and does not echo its own writes', async () => {
+    const remote = createMemoryRemote();
+    const a = await device(remote);
+    const b = await device(remote);
+    await a.contacts.save({ id: '1', name: 'Ada' });
+    await a.contacts.save({ id: '2', name: 'Bob' });
+    expect(await a.contacts.syncState('1')).toBe('pending');
+    const reportA = await a.nexus.sync();
+    expect(reportA).toMatchObject({ pushed: 2, pulled: 2, conflicts: 0 });
+    expect(await a.contacts.syncState('1')).toBe('synced');
+    expect(await a.nexus.pending()).toEqual([]);
+    const reportB = await b.nexus.sync();
+    expect(reportB).toMatchObject({ pushed: 0, pulled: 2 });
+    expect(await b.contacts.get('2')).toEqual({ id: '2', name: 'Bob' });
+    await b.contacts.delete('1');
+    await b.nexus.sync();
+    await a.nexus.sync();
+    expect(await a.contacts.get('1')).toBeUndefined();
+    expect(remote.get('contacts', '1')?.deleted).toBe(true);
+    await a.nexus.close();
+    await b.nexus.close();
+  });
+
+  it('pulls in pages until hasMore is false, moving the cursor with each page', async () => {
+    const remote = createMemoryRemote();
+    const a = await device(remote, { batchSize: 7 });
+    await a.contacts.saveAll(Array.from({ length: 50 }, (_, i) => ({ id: `k${i}`, name: `n${i}` })));
+    const pushed = await a.nexus.sync();
+    expect(pushed.pushed).toBe(50);
+    expect(remote.pushes.length).toBe(8);
+    const b = await device(remote, { pullLimit: 8 });
+    const report = await b.nexus.sync();
+    expect(report.pulled).toBe(50);
+    expect(await b.contacts.count()).toBe(50);
+    await a.nexus.close();
+    await b.nexus.close();
+  });
+
+  it('pushes critical > high > normal > low, FIFO within a tier, across collections', async () => {
+    const remote = createMemoryRemote();
+    const a = await device(remote, { batchSize: 3 });
+    await a.contacts.save({ id: 'l1', name: 'x' }, 'low');
+    await a.contacts.save({ id: 'n1', name: 'x' });
+    await a.contacts.save({ id: 'c1', name: 'x' }, 'critical');
+    await a.contacts.save({ id: 'h1', name: 'x' }, 'high');
+    await a.contacts.save({ id: 'n2', name: 'x' }, 'normal');
+    await a.contacts.save({ id: 'c2', name: 'x' }, 'critical');
+    await a.contacts.save({ id: 'l1', name: 'y' }, 'high'); // coalesces: latest data, highest priority, keeps its place
+    await a.nexus.sync();
+    expect(remote.pushes.flat().map((m) => m.key)).toEqual(['c1', 'c2', 'l1', 'h1', 'n1', 'n2']);
+    expect(remote.get('contacts', 'l1')?.data).toEqual({ id: 'l1', name: 'y' });
+    await a.nexus.close();
+  });
+
+  it('concurrent sync() calls share one run', async () => {
+    const remote = createMemoryRemote();
+    const a = await device(remote);
+    await a.contacts.save({ id: '1', name: 'A' });
+    const [r1, r2] = await Promise.all([a.nexus.sync(), a.nexus.sync()]);
+    expect(r1).toBe(r2);
+    expect(remote.pushes.length).toBe(1);
+    await a.nexus.close();
+  });
+
+  it('a push whose response is lost is applied exactly once (mutation ids are idempotency keys)', async () => {
+    const remote = createMemoryRemote();
+    let lose = true;
+    const lossy = {
+      ...remote,
+      async push(mutations: Parameters<typeof remote.push>[0]) {
+        const results = await remote.push(mutations);
+        if (lose) {
+          lose = false;
+          throw new NetworkError('NETWORK', 'response lost');
+        }
+        return results;
+      },
+      pull: remote.pull,
+    };
+    const a = await device(lossy);
+    await a.contacts.save({ id: '1', name: 'A' });
+    await expect(a.nexus.sync()).rejects.toMatchObject({ code: 'NETWORK' });
+    expect(await a.contacts.syncState('1')).toBe('pending');
+    const report = await a.nexus.sync();
+    expect(report.pushed).toBe(1);
+    expect(remote.applied.filter((m) => m.key === '1')).toHaveLength(1);
+    expect(remote.pushes.map((p) => p[0]!.mutationId)).toEqual([remote.pushes[0]![0]!.mutationId, remote.pushes[0]![0]!.mutationId]);
+    expect(await a.contacts.syncState('1')).toBe('synced');
+    await a.nexus.close();
+  });
+
+  it('in-flight entries go back to pending on reopen and are re-pushed with the same mutation id', async () => {
+    const remote = createMemoryRemote();
+    const hang = { push: () => new Promise<never>(() => undefined), pull: remote.pull };
+    const first = await device(hang);
+    await first.contacts.save({ id: '1', name: 'A' });
+    void first.nexus.sync().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    const inflight = await first.nexus.pending();
+    expect(inflight[0]?.status).toBe('inflight');
+    // The process dies here: no close(). Reopen on the same durable state.
+    const second = await device(remote, { state: first.state });
+    expect((await second.nexus.pending()).map((p) => [p.status, p.id])).toEqual([['pending', inflight[0]!.id]]);
+    await second.nexus.sync();
+    expect(remote.applied.map((m) => m.mutationId)).toEqual([inflight[0]!.id]);
+    await second.nexus.close();
+  });
+
+  it('retries with exponential backoff and full jitter on an injected clock, then marks failed after maxAttempts', async () => {
+    const clock = fakeClock();
+    const remote = createMemoryRemote();
+    const down = createFaultyRemote(remote, { random: () => 0, failBeforeApply: 1 });
+    const a = await device(down, { clock, random: () => 0.5, retry: { maxAttempts: 3, initialDelayMs: 1000, multiplier: 2, maxDelayMs: 10_000 } });
+    await a.contacts.save({ id: '1', name: 'A' });
+    await expect(a.nexus.sync()).rejects.toMatchObject({ code: 'SERVER', retryable: true });
+    expect(a.nexus.status.phase).toBe('error');
+    expect(clock.pendingTimers()).toEqual([500]); // 0.5 * 1000 * 2^0
+    await clock.advance(500);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(clock.pendingTimers()).toEqual([1000]); // 0.5 * 1000 * 2^1
+    await clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 5));
+    const failed = await a.nexus.failed();
+    expect(failed.map((f) => [f.key, f.attempts, f.lastError?.code])).toEqual([['1', 3, 'SERVER']]);
+    expect(await a.contacts.syncState('1')).toBe('failed');
+    // The server comes back: retry(id) sends it again.
+    down.heal();
+    await a.nexus.retry(failed[0]!.id);
+    await a.nexus.sync();
+    expect(remote.get('contacts', '1')?.data).toEqual({ id: '1', name: 'A' });
+    expect(await a.nexus.failed()).toEqual([]);
+    await a.nexus.close();
+  });
+
+  it('a rejected mutation moves to failed without blocking the others; discard restores the server version', async () => {
+    const remote = createMemoryRemote();
+    const picky = {
+      pull: remote.pull,
+      async push(mutations: Parameters<typeof remote.push>[0]) {
+        const ok = mutations.filter((m) => m.key !== 'bad');
+        const results = await remote.push(ok);
+        return mutations.map((m) => (m.key === 'bad' ? { mutationId: m.mutationId, status: 'rejected' as const, code: 'FORBIDDEN', message: 'not yours' } : results.shift()!));
+      },
+    };
+    const a = await device(picky);
+    await a.contacts.save({ id: 'good1', name: 'G' });
+    await a.contacts.save({ id: 'bad', name: 'B' }, 'critical');
+    await a.contacts.save({ id: 'good2', name: 'G' });
+    const report = await a.nexus.sync();
+    expect(report).toMatchObject({ pushed: 2, rejected: 1 });
+    expect(remote.get('contacts', 'good2')).toBeDefined();
+    const [failed] = await a.nexus.failed();
+    expect(failed).toMatchObject({ key: 'bad', status: 'failed', lastError: { code: 'FORBIDDEN', message: 'not yours' } });
+    expect(await a.contacts.syncState('bad')).toBe('failed');
+    await a.nexus.discard(failed!.id);
+    expect(await a.contacts.get('bad')).toBeUndefined();
+    expect(await a.nexus.failed()).toEqual([]);
+    await expect(a.nexus.discard('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await a.nexus.close();
+  });
+
+  it('going offline pauses and aborts; coming back online syncs at once', async () => {
+    const remote = createMemoryRemote();
+    const connectivity = createManualConnectivity(false);
+    const a = await device(remote, { connectivity });
+    await a.contacts.save({ id: '1', name: 'A' });
+    expect(await a.nexus.sync()).toMatchObject({ skipped: 'offline' });
+    expect(a.nexus.status.phase).toBe('offline');
+    expect(remote.pushes).toHaveLength(0);
+    const idle = firstValueFrom(a.nexus.status$.pipe(filter((s: SyncStatus) => s.lastSyncAt !== null)));
+    connectivity.setOnline(true);
+    const status = await idle;
+    expect(status.phase).toBe('idle');
+    expect(remote.get('contacts', '1')).toBeDefined();
+    await a.nexus.close();
+  });
+
+  it('status$ reports pending, failed and conflict counts, lastSyncAt and lastError', async () => {
+    const clock = fakeClock();
+    const remote = createMemoryRemote();
+    const a = await device(remote, { clock, conflict: 'manual' });
+    const b = await device(remote, { clock });
+    const seen: SyncStatus[] = [];
+    const sub = a.nexus.status$.subscribe((s) => seen.push(s));
+    await a.contacts.save({ id: '1', name: 'A' });
+    await a.contacts.save({ id: '2', name: 'B' });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(a.nexus.status.pending).toBe(2);
+    await a.nexus.sync();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(a.nexus.status).toMatchObject({ pending: 0, phase: 'idle', lastSyncAt: clock.now(), lastError: null });
+    expect(seen.some((s) => s.phase === 'pushing')).toBe(true);
+    expect(seen.some((s) => s.phase === 'pulling')).toBe(true);
+    await b.nexus.sync();
+    await b.contacts.save({ id: '1', name: 'B says' });
+    await b.nexus.sync();
+    await a.contacts.save({ id: '1', name: 'A says' });
+    await a.nexus.sync();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(a.nexus.status.conflicts).toBe(1);
+    sub.unsubscribe();
+    await a.nexus.close();
+    await b.nexus.close();
+  });
+
+  it('a client whose cursor is older than the compaction horizon resyncs from scratch without losing pending writes', async () => {
+    const remote = createMemoryRemote();
+    const a = await device(remote);
+    const b = await device(remote);
+    await a.contacts.saveAll([{ id: '1', name: 'one' }, { id: '2', name: 'two' }, { id: '3', name: 'three' }]);
+    await a.nexus.sync();
+    await b.nexus.sync();
+    await a.contacts.delete('2');
+    await a.contacts.save({ id: '4', name: 'four' });
+    await a.nexus.sync();
+    remote.compact();
+    await b.contacts.save({ id: 'mine', name: 'offline write' });
+    const report = await b.nexus.sync();
+    expect(report.pushed).toBe(1);
+    expect((await b.contacts.getAll()).map((c) => c.id).sort()).toEqual(['1', '3', '4', 'mine']);
+    expect(remote.get('contacts', 'mine')?.data).toEqual({ id: 'mine', name: 'offline write' });
+    await a.nexus.close();
+    await b.nexus.close();
+  });
+
+  it('changes that arrive by sync reach watch()', async () => {
+    const remote = createMemoryRemote();
+    const a = await device(remote);
+    const b = await device(remote);
+    const values: unknown[] = [];
+    const sub = b.contacts.watch('1').subscribe((v) => values.push(v));
+    await a.contacts.save({ id: '1', name: 'from A' });
+    await a.nexus.sync();
+    await b.nexus.sync();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(values).toEqual([undefined, { id: '1', name: 'from A' }]);
+    sub.unsubscribe();
+    await a.nexus.close();
+    await b.nexus.close();
+  });
+
+  it('autoSync: a write triggers a debounced sync, and a poke from the remote pulls at once', async () => {
+    const clock = fakeClock();
+    const remote = createMemoryRemote();
+    const a = await device(remote, { clock, autoSync: { debounceMs: 100 } });
+    const b = await device(remote, { clock, autoSync: true });
+    await new Promise((r) => setTimeout(r, 5));
+    await a.contacts.save({ id: '1', name: 'A' });
+    expect(remote.pushes).toHaveLength(0);
+    await clock.advance(100);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(remote.get('contacts', '1')).toBeDefined();
+    expect(await b.contacts.get('1')).toEqual({ id: '1', name: 'A' });
+    await a.nexus.close();
+    await b.nexus.close();
+  });
+});
