@@ -192,7 +192,11 @@ class IdbStorageImpl implements IdbStorage {
     if (!this.db) throw closedError(this.name, this.closedReason);
     const tx =
       mode === 'readwrite' ? this.db.transaction(ALL_STORES, mode, { durability: this.options.durability ?? 'strict' }) : this.db.transaction(ALL_STORES, mode);
-    return { tx, path: this.name, keyRange: this.keyRange, cmp: (a, b) => this.factory.cmp(a, b), declared: new Map() };
+    const ctx: TxContext = { tx, path: this.name, keyRange: this.keyRange, cmp: (a, b) => this.factory.cmp(a, b), declared: new Map(), finished: false };
+    const finish = () => (ctx.finished = true);
+    tx.addEventListener('complete', finish);
+    tx.addEventListener('abort', finish);
+    return ctx;
   }
 
   private beginWrite(): PhysicalTransaction<IdbWriteTransaction> {

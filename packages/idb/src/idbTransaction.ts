@@ -26,6 +26,8 @@ export interface TxContext {
   cmp(a: unknown, b: unknown): number;
   /** Declared fields per collection, read once per transaction (another tab may have declared more). */
   declared: Map<string, Promise<Set<string>>>;
+  /** Set once the transaction committed or aborted. */
+  finished: boolean;
 }
 
 interface OutboxRecord extends OutboxEntry {
@@ -57,6 +59,10 @@ export class IdbReadTransaction implements ReadTransaction {
     try {
       return await operation();
     } catch (error) {
+      if (this.ctx.finished && (error as { name?: unknown } | null)?.name === 'InvalidStateError') {
+        // objectStore() of a finished transaction: the callback outlived it.
+        throw toStorageError(new DOMException('The transaction has finished.', 'TransactionInactiveError'), this.ctx.path);
+      }
       throw toStorageError(error, this.ctx.path);
     }
   }

@@ -1,0 +1,78 @@
+import { storageConformanceCases } from '@nexus-store/core/testing';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, chromiumPath, startChromium } from './browser/chromiumHarness.js';
+import type { ChromiumSession } from './browser/chromiumHarness.js';
+import type { LockReport, PageApi } from './browser/pageEntry.js';
+
+// Under CI Chromium is installed by .ci/run and these tests must run; elsewhere they are skipped
+// (with this message) when the binary is missing.
+const skip = !chromiumAvailable && process.env.CI !== 'true';
+if (skip) console.warn(`[idb] Chromium not found at ${chromiumPath}: skipping the real-browser tests (set NEXUS_CHROMIUM, or apt-get install chromium).`);
+
+type Api = { nexusIdb: PageApi };
+
+// The case names only (nothing runs in Node here): one vitest test per case, each run in the page.
+const caseNames = storageConformanceCases(() => ({ create: () => Promise.reject(new Error('names only')) })).map((c) => c.name);
+
+describe.skipIf(skip)('idbStorage in headless Chromium', () => {
+  let session: ChromiumSession;
+  let page: Page;
+
+  beforeAll(async () => {
+    session = await startChromium();
+    page = await session.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  describe('LocalStorage conformance: idbStorage (Chromium IndexedDB)', () => {
+    it('the page runs the same cases as the Node suite', async () => {
+      expect(await page.evaluate(() => (globalThis as unknown as Api).nexusIdb.caseNames())).toEqual(caseNames);
+    });
+
+    for (const name of caseNames) {
+      it(name, async () => {
+        const result = await page.evaluate((n) => (globalThis as unknown as Api).nexusIdb.runCase(n), name);
+        expect(result.error).toBeUndefined();
+        expect(result.ok).toBe(true);
+      });
+    }
+  });
+
+  describe('several tabs on one database', () => {
+    let tabA: Page;
+    let tabB: Page;
+    const dbName = `tabs-${Date.now()}`;
+
+    beforeAll(async () => {
+      [tabA, tabB] = [await session.newPage(), await session.newPage()];
+      for (const tab of [tabA, tabB]) await tab.evaluate((n) => (globalThis as unknown as Api).nexusIdb.openShared(n), dbName);
+    });
+
+    afterAll(async () => {
+      for (const tab of [tabA, tabB]) await tab?.evaluate(() => (globalThis as unknown as Api).nexusIdb.closeShared());
+    });
+
+    it('a write in tab A is announced to tab B through onExternalChange, and B reads it', async () => {
+      const announced = tabB.evaluate(() => (globalThis as unknown as Api).nexusIdb.waitForChange('c1'));
+      await tabA.evaluate(() => (globalThis as unknown as Api).nexusIdb.writeDoc('contacts', 'c1', { id: 'c1', name: 'Ada' }));
+      expect(await announced).toEqual([{ collection: 'contacts', key: 'c1' }]);
+      expect(await tabB.evaluate(() => (globalThis as unknown as Api).nexusIdb.readDoc('contacts', 'c1'))).toEqual({ id: 'c1', name: 'Ada' });
+    });
+
+    it('lock() with the same name never runs in two tabs at once (Web Locks)', async () => {
+      const run = (tab: Page, id: string) => tab.evaluate(([t]) => (globalThis as unknown as Api).nexusIdb.lockRounds('sync', t!, 8), [id]);
+      const [a, b] = await Promise.all([run(tabA, 'A'), run(tabB, 'B')]);
+      const check = (r: LockReport) => expect(r.violations).toBe(0);
+      check(a);
+      check(b);
+      expect(a.intervals).toHaveLength(8);
+      expect(b.intervals).toHaveLength(8);
+      const all = [...a.intervals, ...b.intervals].sort((x, y) => x[0] - y[0]);
+      for (let i = 1; i < all.length; i++) expect(all[i]![0]).toBeGreaterThanOrEqual(all[i - 1]![1]);
+    });
+  });
+});
