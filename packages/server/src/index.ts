@@ -1,1 +1,14 @@
-export {};
+export { createSyncServer } from './createSyncServer.js';
+export type { SyncServer, SyncServerOptions, SyncServerAuthOptions } from './createSyncServer.js';
+export { DEFAULT_LIMITS } from './syncHandler.js';
+export type { SyncServerLimits } from './syncHandler.js';
+export type { CollectionConfig, CollectionSchema, CollectionsConfig } from './applyPush.js';
+export { sqliteServerStore } from './sqliteServerStore.js';
+export { postgresServerStore } from './postgresServerStore.js';
+export type { PostgresServerStoreOptions } from './postgresServerStore.js';
+export type { SqliteServerStoreOptions } from './sqliteServerStore.js';
+export type { ServerStore, ServerStoreTransaction, StoredUser, PullPage, CompactResult, PokeListener } from './serverStore.js';
+export { hashPassword, verifyPassword } from './passwordHash.js';
+export { jsonLogger, silentLogger } from './jsonLogger.js';
+export type { ServerLogger, LogLevel, JsonLoggerOptions } from './jsonLogger.js';
+export { DEFAULT_TENANT } from './tokenIssuer.js';

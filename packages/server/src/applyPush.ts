@@ -1,0 +1,102 @@
+import type { Mutation, MutationResult, RecordData, ServerRecord } from '@nexus-store/core';
+import type { ServerStoreTransaction } from './serverStore.js';
+
+/** Anything with zod's `safeParse` (zod 3 or 4 schemas). */
+export interface CollectionSchema {
+  safeParse(data: unknown): { success: true } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
+}
+
+/** What the server knows about one collection. */
+export interface CollectionConfig {
+  /** Upserts whose data fails this schema are rejected with code VALIDATION. */
+  schema?: CollectionSchema;
+  /**
+   * Fields whose value must be unique among the live records of the collection (per tenant).
+   * The first committed record keeps the value; a later one gets a `unique` conflict.
+   * @default []
+   */
+  unique?: readonly string[];
+}
+
+export type CollectionsConfig = Readonly<Record<string, CollectionConfig>>;
+
+/**
+ * Applies one push batch inside one store transaction. The order of the checks is the protocol:
+ * dedup, base version, unique values, schema, then apply and record the dedup entry.
+ */
+export async function applyPush(
+  tx: ServerStoreTransaction,
+  clientId: string,
+  mutations: readonly Mutation[],
+  collections: CollectionsConfig | undefined,
+  now: number,
+): Promise<MutationResult[]> {
+  const results: MutationResult[] = [];
+  for (const mutation of mutations) {
+    results.push(await applyOne(tx, clientId, mutation, collections?.[mutation.collection], now));
+  }
+  return results;
+}
+
+async function applyOne(
+  tx: ServerStoreTransaction,
+  clientId: string,
+  m: Mutation,
+  config: CollectionConfig | undefined,
+  now: number,
+): Promise<MutationResult> {
+  const firstVersion = await tx.getDedup(clientId, m.mutationId);
+  if (firstVersion !== null) return { mutationId: m.mutationId, status: 'duplicate', version: firstVersion };
+
+  const current = await tx.getRecord(m.collection, m.key);
+  if (m.baseVersion !== (current?.version ?? 0)) {
+    return { mutationId: m.mutationId, status: 'conflict', reason: 'version', current };
+  }
+
+  const isDelete = m.op === 'delete';
+  const data: RecordData | null = isDelete ? null : m.data;
+  const uniqueValues = isDelete ? [] : uniqueValuesOf(data, config?.unique ?? []);
+  for (const { field, value } of uniqueValues) {
+    const owner = await tx.findUniqueOwner(m.collection, field, value);
+    if (owner !== null && owner !== m.key) {
+      const holder = await tx.getRecord(m.collection, owner);
+      return { mutationId: m.mutationId, status: 'conflict', reason: 'unique', field, current: holder };
+    }
+  }
+
+  if (!isDelete && config?.schema) {
+    const parsed = config.schema.safeParse(data);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+      return { mutationId: m.mutationId, status: 'rejected', code: 'VALIDATION', message: `Invalid ${m.collection} record: ${issues.join('; ')}` };
+    }
+  }
+
+  const version = await tx.nextVersion();
+  const record: ServerRecord = {
+    collection: m.collection,
+    key: m.key,
+    version,
+    deleted: isDelete,
+    data,
+    hlc: m.hlc,
+    fieldClocks: m.fieldClocks,
+    clientId,
+  };
+  await tx.putRecord(record, now);
+  if ((config?.unique?.length ?? 0) > 0) await tx.replaceUniques(m.collection, m.key, uniqueValues);
+  await tx.putDedup(clientId, m.mutationId, version, now);
+  return { mutationId: m.mutationId, status: 'applied', version };
+}
+
+/** Unique values as JSON text; null and missing values are not unique-constrained. */
+function uniqueValuesOf(data: RecordData | null, fields: readonly string[]): Array<{ field: string; value: string }> {
+  const out: Array<{ field: string; value: string }> = [];
+  if (!data) return out;
+  for (const field of fields) {
+    const value = data[field];
+    if (value === null || value === undefined) continue;
+    out.push({ field, value: JSON.stringify(value) });
+  }
+  return out;
+}

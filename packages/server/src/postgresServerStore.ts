@@ -1,0 +1,272 @@
+import pg from 'pg';
+import { InvalidArgumentError, StorageError, type ServerRecord } from '@nexus-store/core';
+import type { CompactResult, PokeListener, PullPage, ServerStore, ServerStoreTransaction, StoredUser } from './serverStore.js';
+import { notify } from './sqliteServerStore.js';
+
+export interface PostgresServerStoreOptions {
+  /** e.g. postgres://user:pass@host:5432/db */
+  connectionString: string;
+  /** Schema of the tables (created if missing). @default 'public' */
+  schema?: string;
+  /** Connections in the pool. @default 10 */
+  poolSize?: number;
+}
+
+interface RecordRow {
+  collection: string;
+  key: string;
+  version: string;
+  deleted: boolean;
+  data: string | null;
+  hlc: string;
+  field_clocks: string | null;
+  client_id: string | null;
+}
+
+function toRecord(row: RecordRow): ServerRecord {
+  return {
+    collection: row.collection,
+    key: row.key,
+    version: Number(row.version),
+    deleted: row.deleted,
+    data: row.data === null ? null : (JSON.parse(row.data) as ServerRecord['data']),
+    hlc: row.hlc,
+    fieldClocks: row.field_clocks === null ? null : (JSON.parse(row.field_clocks) as ServerRecord['fieldClocks']),
+    clientId: row.client_id,
+  };
+}
+
+const RECORD_COLUMNS = 'collection, key, version, deleted, data, hlc, field_clocks, client_id';
+
+/**
+ * PostgreSQL store for several stateless server instances over one database.
+ *
+ * Versions: every push transaction first locks its tenant's counter row (`INSERT ... ON CONFLICT DO
+ * UPDATE ... RETURNING`, which takes the row lock) and holds it until COMMIT, so pushes of one tenant
+ * are serialized and commit order equals version order (see ../ARCHITECTURE.md). Pokes are sent with
+ * pg_notify inside the transaction, so PostgreSQL delivers them at commit to every instance.
+ */
+export function postgresServerStore(options: PostgresServerStoreOptions): ServerStore {
+  const schema = options.schema ?? 'public';
+  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(schema)) throw new InvalidArgumentError(`postgresServerStore: schema "${schema}" must be a lowercase identifier (a-z, 0-9, _).`);
+  const channel = `nexus_store_poke_${schema}`;
+  const q = (name: string) => `"${schema}"."${name}"`;
+  const T = { tenants: q('nexus_tenants'), records: q('nexus_records'), dedup: q('nexus_dedup'), uniques: q('nexus_uniques'), users: q('nexus_users') };
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+  const listeners = new Set<PokeListener>();
+  let listener: pg.Client | undefined;
+  let closed = false;
+
+  pool.on('error', () => {
+    // An idle client died (server restart); the pool replaces it on the next checkout.
+  });
+
+  function mapError(error: unknown): never {
+    if (error instanceof StorageError || error instanceof InvalidArgumentError) throw error;
+    throw new StorageError('STORAGE', `PostgreSQL error: ${(error as Error).message}`, { cause: error });
+  }
+
+  async function listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: options.connectionString });
+    client.on('notification', (msg) => {
+      if (msg.channel !== channel || !msg.payload) return;
+      try {
+        const { tenant, version } = JSON.parse(msg.payload) as { tenant: string; version: number };
+        notify(listeners, tenant, version);
+      } catch {
+        // not ours
+      }
+    });
+    client.on('error', () => {
+      listener = undefined;
+      client.end().catch(() => undefined);
+      if (!closed) setTimeout(() => void listen().catch(() => undefined), 1000).unref();
+    });
+    await client.connect();
+    await client.query(`LISTEN "${channel}"`);
+    listener = client;
+  }
+
+  return {
+    kind: 'postgres',
+
+    async open() {
+      const client = await pool.connect().catch(mapError);
+      try {
+        await client.query('BEGIN');
+        // Several instances may start at once; CREATE ... IF NOT EXISTS is not safe concurrently.
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nexus_store_schema_${schema}`]);
+        await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+        await client.query(`
+          CREATE TABLE IF NOT EXISTS ${T.tenants} (tenant TEXT PRIMARY KEY, version BIGINT NOT NULL DEFAULT 0, horizon BIGINT NOT NULL DEFAULT 0);
+          CREATE TABLE IF NOT EXISTS ${T.records} (
+            tenant TEXT NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL, version BIGINT NOT NULL, deleted BOOLEAN NOT NULL,
+            data TEXT, hlc TEXT NOT NULL, field_clocks TEXT, client_id TEXT, updated_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant, collection, key));
+          CREATE UNIQUE INDEX IF NOT EXISTS nexus_records_version ON ${T.records} (tenant, version);
+          CREATE TABLE IF NOT EXISTS ${T.dedup} (
+            tenant TEXT NOT NULL, client_id TEXT NOT NULL, mutation_id TEXT NOT NULL, version BIGINT NOT NULL, created_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant, client_id, mutation_id));
+          CREATE INDEX IF NOT EXISTS nexus_dedup_created ON ${T.dedup} (created_at);
+          CREATE TABLE IF NOT EXISTS ${T.uniques} (
+            tenant TEXT NOT NULL, collection TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, key TEXT NOT NULL,
+            PRIMARY KEY (tenant, collection, field, value));
+          CREATE INDEX IF NOT EXISTS nexus_uniques_key ON ${T.uniques} (tenant, collection, key);
+          CREATE TABLE IF NOT EXISTS ${T.users} (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, tenant TEXT NOT NULL, created_at BIGINT NOT NULL);
+        `);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        mapError(error);
+      } finally {
+        client.release();
+      }
+      await listen().catch(mapError);
+    },
+
+    async write(tenant, fn) {
+      const client = await pool.connect().catch(mapError);
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        // Takes the tenant's row lock, held until COMMIT: pushes of one tenant are serialized.
+        const locked = await client.query<{ version: string }>(
+          `INSERT INTO ${T.tenants} (tenant) VALUES ($1) ON CONFLICT (tenant) DO UPDATE SET tenant = EXCLUDED.tenant RETURNING version`,
+          [tenant],
+        );
+        const startVersion = Number(locked.rows[0]!.version);
+        let version = startVersion;
+        const tx: ServerStoreTransaction = {
+          async getDedup(clientId, mutationId) {
+            const r = await client.query<{ version: string }>(`SELECT version FROM ${T.dedup} WHERE tenant = $1 AND client_id = $2 AND mutation_id = $3`, [tenant, clientId, mutationId]);
+            return r.rows[0] ? Number(r.rows[0].version) : null;
+          },
+          async getRecord(collection, key) {
+            const r = await client.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ${T.records} WHERE tenant = $1 AND collection = $2 AND key = $3`, [tenant, collection, key]);
+            return r.rows[0] ? toRecord(r.rows[0]) : null;
+          },
+          async findUniqueOwner(collection, field, value) {
+            const r = await client.query<{ key: string }>(`SELECT key FROM ${T.uniques} WHERE tenant = $1 AND collection = $2 AND field = $3 AND value = $4`, [tenant, collection, field, value]);
+            return r.rows[0]?.key ?? null;
+          },
+          async nextVersion() {
+            version += 1;
+            return version;
+          },
+          async putRecord(rec, updatedAt) {
+            await client.query(
+              `INSERT INTO ${T.records} (tenant, ${RECORD_COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               ON CONFLICT (tenant, collection, key) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, data = EXCLUDED.data,
+               hlc = EXCLUDED.hlc, field_clocks = EXCLUDED.field_clocks, client_id = EXCLUDED.client_id, updated_at = EXCLUDED.updated_at`,
+              [tenant, rec.collection, rec.key, rec.version, rec.deleted, rec.data === null ? null : JSON.stringify(rec.data), rec.hlc,
+                rec.fieldClocks === null ? null : JSON.stringify(rec.fieldClocks), rec.clientId ?? null, updatedAt],
+            );
+          },
+          async replaceUniques(collection, key, values) {
+            await client.query(`DELETE FROM ${T.uniques} WHERE tenant = $1 AND collection = $2 AND key = $3`, [tenant, collection, key]);
+            for (const v of values) {
+              await client.query(`INSERT INTO ${T.uniques} (tenant, collection, field, value, key) VALUES ($1, $2, $3, $4, $5)`, [tenant, collection, v.field, v.value, key]);
+            }
+          },
+          async putDedup(clientId, mutationId, v, createdAt) {
+            await client.query(`INSERT INTO ${T.dedup} (tenant, client_id, mutation_id, version, created_at) VALUES ($1, $2, $3, $4, $5)`, [tenant, clientId, mutationId, v, createdAt]);
+          },
+        };
+        const result = await fn(tx);
+        if (version !== startVersion) {
+          await client.query(`UPDATE ${T.tenants} SET version = $2 WHERE tenant = $1`, [tenant, version]);
+          // Delivered by PostgreSQL at COMMIT, to every instance that LISTENs (this one included).
+          await client.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify({ tenant, version })]);
+        }
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        if (error instanceof Error && 'severity' in error) mapError(error);
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+
+    async pull(tenant, after, limit) {
+      try {
+        // One statement, one snapshot: every version <= the newest one seen is committed (see ARCHITECTURE.md).
+        const r = await pool.query<RecordRow & { horizon: string | null }>(
+          `SELECT ${RECORD_COLUMNS}, NULL AS horizon FROM (SELECT * FROM ${T.records} WHERE tenant = $1 AND version > $2 ORDER BY version LIMIT $3) page
+           UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, horizon::text FROM ${T.tenants} WHERE tenant = $1`,
+          [tenant, after, limit + 1],
+        );
+        let horizon = 0;
+        const changes: ServerRecord[] = [];
+        for (const row of r.rows) {
+          if (row.horizon !== null) horizon = Number(row.horizon);
+          else changes.push(toRecord(row));
+        }
+        changes.sort((a, b) => a.version - b.version);
+        return { changes, horizon } satisfies PullPage;
+      } catch (error) {
+        mapError(error);
+      }
+    },
+
+    async latestVersion(tenant) {
+      const r = await pool.query<{ version: string }>(`SELECT version FROM ${T.tenants} WHERE tenant = $1`, [tenant]).catch(mapError);
+      return r.rows[0] ? Number(r.rows[0].version) : 0;
+    },
+
+    async compact(before) {
+      const client = await pool.connect().catch(mapError);
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          `UPDATE ${T.tenants} t SET horizon = GREATEST(t.horizon, m.v) FROM
+            (SELECT tenant, MAX(version) AS v FROM ${T.records} WHERE deleted AND updated_at < $1 GROUP BY tenant) m WHERE m.tenant = t.tenant`,
+          [before],
+        );
+        const tombstones = await client.query(`DELETE FROM ${T.records} WHERE deleted AND updated_at < $1`, [before]);
+        const dedup = await client.query(`DELETE FROM ${T.dedup} WHERE created_at < $1`, [before]);
+        await client.query('COMMIT');
+        return { tombstones: tombstones.rowCount ?? 0, dedup: dedup.rowCount ?? 0 } satisfies CompactResult;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        mapError(error);
+      } finally {
+        client.release();
+      }
+    },
+
+    async putUser(user) {
+      await pool
+        .query(
+          `INSERT INTO ${T.users} (username, password_hash, tenant, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, tenant = EXCLUDED.tenant`,
+          [user.username, user.passwordHash, user.tenant, user.createdAt],
+        )
+        .catch(mapError);
+    },
+
+    async getUser(username) {
+      const r = await pool
+        .query<{ username: string; password_hash: string; tenant: string; created_at: string }>(`SELECT username, password_hash, tenant, created_at FROM ${T.users} WHERE username = $1`, [username])
+        .catch(mapError);
+      const row = r.rows[0];
+      return row ? ({ username: row.username, passwordHash: row.password_hash, tenant: row.tenant, createdAt: Number(row.created_at) } satisfies StoredUser) : null;
+    },
+
+    subscribePokes(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+
+    async close() {
+      closed = true;
+      listeners.clear();
+      await listener?.end().catch(() => undefined);
+      listener = undefined;
+      await pool.end();
+    },
+  };
+}

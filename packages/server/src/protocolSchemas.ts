@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { SYNC_PRIORITIES } from '@nexus-store/core';
+
+const SHORT = 256;
+
+/** One mutation as the client sends it (see Mutation in @nexus-store/core). Key length is checked separately. */
+export const mutationSchema = z
+  .object({
+    mutationId: z.string().min(1).max(SHORT),
+    clientId: z.string().min(1).max(SHORT),
+    collection: z.string().min(1).max(SHORT),
+    key: z.string().min(1),
+    op: z.enum(['upsert', 'delete']),
+    data: z.record(z.string(), z.unknown()).nullable(),
+    changedFields: z.array(z.string()).nullable().default(null),
+    baseVersion: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    hlc: z.string().max(SHORT),
+    fieldClocks: z.record(z.string(), z.string()).nullable().default(null),
+    priority: z.enum(SYNC_PRIORITIES as [string, ...string[]]).default('normal'),
+    txId: z.string().max(SHORT).nullable().optional(),
+  })
+  .refine((m) => m.op === 'delete' || m.data !== null, { message: 'an upsert needs data (an object)', path: ['data'] });
+
+export const pushBodySchema = z.object({
+  clientId: z.string().min(1).max(SHORT),
+  mutations: z.array(mutationSchema).min(1, 'a push needs at least one mutation'),
+});
+
+export const loginBodySchema = z.object({
+  username: z.string().min(1).max(SHORT),
+  password: z.string().min(1).max(1024),
+});
+
+export const createUserBodySchema = z.object({
+  username: z.string().min(1).max(SHORT),
+  password: z.string().min(8).max(1024),
+  tenant: z.string().min(1).max(SHORT).optional(),
+});
+
+/** A zod error as one readable line. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`)
+    .join('; ');
+}

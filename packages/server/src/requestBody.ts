@@ -1,0 +1,69 @@
+/** Why a body could not be read; mapped to a 4xx by the handler. */
+export class BodyError extends Error {
+  constructor(
+    readonly status: 400 | 413 | 415,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BodyError';
+  }
+}
+
+async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw new BodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; send fewer mutations per push.`);
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof BodyError) throw error;
+    throw new BodyError(400, 'BAD_BODY', `The request body could not be read: ${(error as Error).message}`);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Reads a JSON body of at most `maxBytes` (after gzip decompression, so a small compressed bomb
+ * is refused too). Accepts `Content-Encoding: gzip` or none.
+ */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const length = Number(request.headers.get('content-length') ?? '0');
+  if (Number.isFinite(length) && length > maxBytes) {
+    throw new BodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; send fewer mutations per push.`);
+  }
+  const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== '') {
+    throw new BodyError(415, 'UNSUPPORTED_ENCODING', `Content-Encoding ${encoding} is not supported; use gzip or none.`);
+  }
+  if (!request.body) throw new BodyError(400, 'INVALID_JSON', 'The request needs a JSON body.');
+  let stream: ReadableStream<Uint8Array> = request.body;
+  if (encoding === 'gzip') stream = stream.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+  const bytes = await readCapped(stream, maxBytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new BodyError(400, 'INVALID_JSON', 'The request body is not valid UTF-8.');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new BodyError(400, 'INVALID_JSON', `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}

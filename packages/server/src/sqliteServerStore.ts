@@ -1,0 +1,237 @@
+import Database from 'better-sqlite3';
+import { StorageError, type ServerRecord } from '@nexus-store/core';
+import type { CompactResult, PokeListener, PullPage, ServerStore, ServerStoreTransaction, StoredUser } from './serverStore.js';
+
+export interface SqliteServerStoreOptions {
+  /** Path of the database file, or ':memory:'. */
+  filename: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS nexus_tenants (tenant TEXT PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0, horizon INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS nexus_records (
+  tenant TEXT NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, deleted INTEGER NOT NULL,
+  data TEXT, hlc TEXT NOT NULL, field_clocks TEXT, client_id TEXT, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, collection, key));
+CREATE UNIQUE INDEX IF NOT EXISTS nexus_records_version ON nexus_records (tenant, version);
+CREATE TABLE IF NOT EXISTS nexus_dedup (
+  tenant TEXT NOT NULL, client_id TEXT NOT NULL, mutation_id TEXT NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, client_id, mutation_id));
+CREATE INDEX IF NOT EXISTS nexus_dedup_created ON nexus_dedup (created_at);
+CREATE TABLE IF NOT EXISTS nexus_uniques (
+  tenant TEXT NOT NULL, collection TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, key TEXT NOT NULL,
+  PRIMARY KEY (tenant, collection, field, value));
+CREATE INDEX IF NOT EXISTS nexus_uniques_key ON nexus_uniques (tenant, collection, key);
+CREATE TABLE IF NOT EXISTS nexus_users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, tenant TEXT NOT NULL, created_at INTEGER NOT NULL);
+`;
+
+interface RecordRow {
+  collection: string;
+  key: string;
+  version: number;
+  deleted: number;
+  data: string | null;
+  hlc: string;
+  field_clocks: string | null;
+  client_id: string | null;
+}
+
+function toRecord(row: RecordRow): ServerRecord {
+  return {
+    collection: row.collection,
+    key: row.key,
+    version: row.version,
+    deleted: row.deleted === 1,
+    data: row.data === null ? null : (JSON.parse(row.data) as ServerRecord['data']),
+    hlc: row.hlc,
+    fieldClocks: row.field_clocks === null ? null : (JSON.parse(row.field_clocks) as ServerRecord['fieldClocks']),
+    clientId: row.client_id,
+  };
+}
+
+/** Calls every listener; one that throws must not turn a committed push into an error. */
+export function notify(listeners: Iterable<PokeListener>, tenant: string, version: number): void {
+  for (const listener of listeners) {
+    try {
+      listener(tenant, version);
+    } catch {
+      // A poke is a hint; the client pulls anyway.
+    }
+  }
+}
+
+const RECORD_COLUMNS = 'collection, key, version, deleted, data, hlc, field_clocks, client_id';
+
+/**
+ * The embedded default: one SQLite file on better-sqlite3. A single connection and a write lock
+ * make every push a serial transaction, so versions are trivially assigned in commit order.
+ */
+export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStore {
+  let db: Database.Database | undefined;
+  const listeners = new Set<PokeListener>();
+  // Serializes transactions: a push awaits between statements, so nothing else may use the connection meanwhile.
+  let lock: Promise<unknown> = Promise.resolve();
+
+  function conn(): Database.Database {
+    if (!db) throw new StorageError('CLOSED', 'The SQLite server store is not open; call open() first (createSyncServer does).', { path: options.filename });
+    return db;
+  }
+
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = lock.then(fn, fn);
+    lock = run.catch(() => undefined);
+    return run;
+  }
+
+  function mapError(error: unknown): never {
+    if (error instanceof StorageError) throw error;
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+      throw new StorageError('STORAGE_CORRUPT', `The server database ${options.filename} is corrupt: ${(error as Error).message}`, { cause: error, path: options.filename });
+    }
+    if (code === 'SQLITE_FULL') throw new StorageError('QUOTA_EXCEEDED', `The disk of ${options.filename} is full.`, { cause: error, path: options.filename });
+    throw new StorageError('STORAGE', `Server database error: ${(error as Error).message}`, { cause: error, path: options.filename });
+  }
+
+  return {
+    kind: 'sqlite',
+
+    async open() {
+      if (db) return;
+      try {
+        db = new Database(options.filename);
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.pragma('busy_timeout = 5000');
+        db.exec(SCHEMA);
+      } catch (error) {
+        db = undefined;
+        mapError(error);
+      }
+    },
+
+    write(tenant, fn) {
+      return exclusive(async () => {
+        const d = conn();
+        let version: number;
+        try {
+          d.exec('BEGIN IMMEDIATE');
+          d.prepare('INSERT INTO nexus_tenants (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING').run(tenant);
+          version = (d.prepare('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number }).version;
+        } catch (error) {
+          if (d.inTransaction) d.exec('ROLLBACK');
+          mapError(error);
+        }
+        const startVersion = version;
+        const tx: ServerStoreTransaction = {
+          async getDedup(clientId, mutationId) {
+            const row = d.prepare('SELECT version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id = ?').get(tenant, clientId, mutationId) as { version: number } | undefined;
+            return row?.version ?? null;
+          },
+          async getRecord(collection, key) {
+            const row = d.prepare(`SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key = ?`).get(tenant, collection, key) as RecordRow | undefined;
+            return row ? toRecord(row) : null;
+          },
+          async findUniqueOwner(collection, field, value) {
+            const row = d.prepare('SELECT key FROM nexus_uniques WHERE tenant = ? AND collection = ? AND field = ? AND value = ?').get(tenant, collection, field, value) as { key: string } | undefined;
+            return row?.key ?? null;
+          },
+          async nextVersion() {
+            version += 1;
+            return version;
+          },
+          async putRecord(r, updatedAt) {
+            d.prepare(
+              `INSERT INTO nexus_records (tenant, ${RECORD_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (tenant, collection, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, data = excluded.data,
+               hlc = excluded.hlc, field_clocks = excluded.field_clocks, client_id = excluded.client_id, updated_at = excluded.updated_at`,
+            ).run(tenant, r.collection, r.key, r.version, r.deleted ? 1 : 0, r.data === null ? null : JSON.stringify(r.data), r.hlc,
+              r.fieldClocks === null ? null : JSON.stringify(r.fieldClocks), r.clientId ?? null, updatedAt);
+          },
+          async replaceUniques(collection, key, values) {
+            d.prepare('DELETE FROM nexus_uniques WHERE tenant = ? AND collection = ? AND key = ?').run(tenant, collection, key);
+            const insert = d.prepare('INSERT INTO nexus_uniques (tenant, collection, field, value, key) VALUES (?, ?, ?, ?, ?)');
+            for (const v of values) insert.run(tenant, collection, v.field, v.value, key);
+          },
+          async putDedup(clientId, mutationId, v, createdAt) {
+            d.prepare('INSERT INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at) VALUES (?, ?, ?, ?, ?)').run(tenant, clientId, mutationId, v, createdAt);
+          },
+        };
+        let result: Awaited<ReturnType<typeof fn>>;
+        try {
+          result = await fn(tx);
+          if (version !== startVersion) d.prepare('UPDATE nexus_tenants SET version = ? WHERE tenant = ?').run(version, tenant);
+          d.exec('COMMIT');
+        } catch (error) {
+          if (d.inTransaction) d.exec('ROLLBACK');
+          if ((error as { code?: unknown }).code !== undefined && String((error as { code?: unknown }).code).startsWith('SQLITE')) mapError(error);
+          throw error;
+        }
+        if (version !== startVersion) notify(listeners, tenant, version);
+        return result;
+      });
+    },
+
+    pull(tenant, after, limit) {
+      return exclusive(async () => {
+        const d = conn();
+        const rows = d.prepare(`SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND version > ? ORDER BY version LIMIT ?`).all(tenant, after, limit + 1) as RecordRow[];
+        const t = d.prepare('SELECT horizon FROM nexus_tenants WHERE tenant = ?').get(tenant) as { horizon: number } | undefined;
+        return { changes: rows.map(toRecord), horizon: t?.horizon ?? 0 } satisfies PullPage;
+      });
+    },
+
+    latestVersion(tenant) {
+      return exclusive(async () => {
+        const t = conn().prepare('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number } | undefined;
+        return t?.version ?? 0;
+      });
+    },
+
+    compact(before) {
+      return exclusive(async () => {
+        const d = conn();
+        return d.transaction((): CompactResult => {
+          d.prepare(
+            `UPDATE nexus_tenants SET horizon = MAX(horizon, (SELECT COALESCE(MAX(version), 0) FROM nexus_records r
+              WHERE r.tenant = nexus_tenants.tenant AND r.deleted = 1 AND r.updated_at < ?))`,
+          ).run(before);
+          const tombstones = d.prepare('DELETE FROM nexus_records WHERE deleted = 1 AND updated_at < ?').run(before).changes;
+          const dedup = d.prepare('DELETE FROM nexus_dedup WHERE created_at < ?').run(before).changes;
+          return { tombstones, dedup };
+        }).immediate();
+      });
+    },
+
+    putUser(user) {
+      return exclusive(async () => {
+        conn()
+          .prepare(`INSERT INTO nexus_users (username, password_hash, tenant, created_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, tenant = excluded.tenant`)
+          .run(user.username, user.passwordHash, user.tenant, user.createdAt);
+      });
+    },
+
+    getUser(username) {
+      return exclusive(async () => {
+        const row = conn().prepare('SELECT username, password_hash, tenant, created_at FROM nexus_users WHERE username = ?').get(username) as
+          | { username: string; password_hash: string; tenant: string; created_at: number }
+          | undefined;
+        return row ? ({ username: row.username, passwordHash: row.password_hash, tenant: row.tenant, createdAt: row.created_at } satisfies StoredUser) : null;
+      });
+    },
+
+    subscribePokes(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    async close() {
+      await exclusive(async () => {
+        db?.close();
+        db = undefined;
+      });
+      listeners.clear();
+    },
+  };
+}

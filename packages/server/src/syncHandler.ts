@@ -1,0 +1,181 @@
+import { Hono, type Context } from 'hono';
+import type { Mutation, PullResult } from '@nexus-store/core';
+import { applyPush, type CollectionsConfig } from './applyPush.js';
+import type { ServerLogger } from './jsonLogger.js';
+import { hashPassword, verifyPassword } from './passwordHash.js';
+import type { PokeHub } from './pokeHub.js';
+import { createUserBodySchema, describeZodError, loginBodySchema, pushBodySchema } from './protocolSchemas.js';
+import { BodyError, readJsonBody } from './requestBody.js';
+import type { ServerStore } from './serverStore.js';
+import { DEFAULT_TENANT, type TokenClaims, type TokenIssuer } from './tokenIssuer.js';
+
+/** Size limits of the protocol. Every limit answers a 4xx, never a 5xx. */
+export interface SyncServerLimits {
+  /** Largest request body in bytes, after gzip decompression. @default 1048576 */
+  maxBodyBytes?: number;
+  /** Most mutations in one push. @default 500 */
+  maxMutations?: number;
+  /** Longest record key, in characters. @default 256 */
+  maxKeyLength?: number;
+  /** Largest page a pull returns; larger `limit`s are clamped. @default 1000 */
+  maxPullLimit?: number;
+  /** Page size of a pull without `limit`. @default 100 */
+  defaultPullLimit?: number;
+}
+
+export const DEFAULT_LIMITS: Required<SyncServerLimits> = {
+  maxBodyBytes: 1_048_576,
+  maxMutations: 500,
+  maxKeyLength: 256,
+  maxPullLimit: 1000,
+  defaultPullLimit: 100,
+};
+
+export interface SyncHandlerContext {
+  store: ServerStore;
+  tokens: TokenIssuer;
+  hub: PokeHub;
+  collections: CollectionsConfig | undefined;
+  limits: Required<SyncServerLimits>;
+  logger: ServerLogger;
+  now: () => number;
+  adminToken: string | undefined;
+  /** Resolves once the store is open; every request waits for it. */
+  ready: Promise<void>;
+}
+
+type Env = { Variables: { claims: TokenClaims } };
+
+const CURSOR = /^\d{1,15}$/;
+const LIMIT = /^\d{1,9}$/;
+
+function fail(c: Context, status: 400 | 401 | 403 | 404 | 405 | 410 | 413 | 415, code: string, message: string) {
+  return c.json({ error: { code, message } }, status);
+}
+
+function bearer(c: Context): string | null {
+  const header = c.req.header('authorization') ?? '';
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/** The protocol as a Web-standard Hono app: Request in, Response out, over an async ServerStore. */
+export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
+  const { store, tokens, hub, collections, limits, logger, now } = ctx;
+  const app = new Hono<Env>();
+  // A hash to compare against for unknown users, so a login takes as long whether the user exists or not.
+  const dummyHash = hashPassword('not-a-real-password-for-timing');
+
+  app.onError((error, c) => {
+    if (error instanceof BodyError) return fail(c, error.status, error.code, error.message);
+    logger.error('request_failed', { method: c.req.method, path: c.req.path, error: (error as Error).message, code: (error as { code?: unknown }).code });
+    return c.json({ error: { code: 'INTERNAL', message: 'The sync server failed to handle the request; it is safe to retry.' } }, 500);
+  });
+  app.notFound((c) => fail(c, 404, 'NOT_FOUND', `No route ${c.req.method} ${c.req.path}.`));
+
+  app.use('*', async (_c, next) => {
+    await ctx.ready;
+    await next();
+  });
+
+  app.get('/health', async (c) => c.json({ status: 'ok', store: store.kind }));
+
+  app.post('/auth/login', async (c) => {
+    const parsed = loginBodySchema.safeParse(await readJsonBody(c.req.raw, limits.maxBodyBytes));
+    if (!parsed.success) return fail(c, 400, 'VALIDATION', `Invalid login body: ${describeZodError(parsed.error)}`);
+    const user = await store.getUser(parsed.data.username);
+    const ok = await verifyPassword(parsed.data.password, user?.passwordHash ?? (await dummyHash));
+    if (!user || !ok) {
+      logger.warn('login_failed', { username: parsed.data.username });
+      return fail(c, 401, 'INVALID_CREDENTIALS', 'Unknown username or wrong password.');
+    }
+    logger.info('login', { username: user.username, tenant: user.tenant });
+    return c.json({ token: await tokens.issue(user.username, { tenant: user.tenant }) });
+  });
+
+  app.post('/admin/users', async (c) => {
+    const token = bearer(c);
+    if (!ctx.adminToken) return fail(c, 403, 'FORBIDDEN', 'The admin API is disabled: start the server with auth.adminToken.');
+    if (!token || !constantTimeEqual(token, ctx.adminToken)) return fail(c, 401, 'UNAUTHORIZED', 'The admin API needs Authorization: Bearer <admin token>.');
+    const parsed = createUserBodySchema.safeParse(await readJsonBody(c.req.raw, limits.maxBodyBytes));
+    if (!parsed.success) return fail(c, 400, 'VALIDATION', `Invalid user body: ${describeZodError(parsed.error)}`);
+    const { username, password, tenant = DEFAULT_TENANT } = parsed.data;
+    await store.putUser({ username, passwordHash: await hashPassword(password), tenant, createdAt: now() });
+    logger.info('user_added', { username, tenant });
+    return c.json({ username, tenant }, 201);
+  });
+
+  app.use('/sync/*', async (c, next) => {
+    const token = bearer(c);
+    if (!token) return fail(c, 401, 'UNAUTHORIZED', 'Sync calls need Authorization: Bearer <token>; log in at POST /auth/login.');
+    const claims = await tokens.verify(token);
+    if (!claims) return fail(c, 401, 'UNAUTHORIZED', 'The token is expired or invalid; log in again.');
+    c.set('claims', claims);
+    await next();
+  });
+
+  app.post('/sync/push', async (c) => {
+    const { tenant, subject } = c.get('claims');
+    const body = await readJsonBody(c.req.raw, limits.maxBodyBytes);
+    const count = (body as { mutations?: unknown } | null)?.mutations;
+    if (Array.isArray(count) && count.length > limits.maxMutations) {
+      return fail(c, 413, 'TOO_MANY_MUTATIONS', `A push may carry at most ${limits.maxMutations} mutations; this one has ${count.length}. Split the batch.`);
+    }
+    const parsed = pushBodySchema.safeParse(body);
+    if (!parsed.success) return fail(c, 400, 'VALIDATION', `Invalid push body: ${describeZodError(parsed.error)}`);
+    const { clientId } = parsed.data;
+    const mutations = parsed.data.mutations as Mutation[];
+    for (const [i, m] of mutations.entries()) {
+      if (m.key.length > limits.maxKeyLength) return fail(c, 400, 'KEY_TOO_LONG', `mutations.${i}.key is ${m.key.length} characters; the limit is ${limits.maxKeyLength}.`);
+      if (m.clientId !== clientId) return fail(c, 400, 'VALIDATION', `mutations.${i}.clientId differs from the push's clientId.`);
+      if (collections && !Object.hasOwn(collections, m.collection)) {
+        return fail(c, 400, 'UNKNOWN_COLLECTION', `mutations.${i}.collection "${m.collection}" is not a collection of this server (known: ${Object.keys(collections).join(', ')}).`);
+      }
+    }
+    const started = now();
+    const results = mutations.length === 0 ? [] : await store.write(tenant, (tx) => applyPush(tx, clientId, mutations, collections, now()));
+    const counts: Record<string, number> = {};
+    for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
+    logger.info('push', { tenant, subject, clientId, mutations: mutations.length, ...counts, ms: now() - started });
+    return c.json({ results });
+  });
+
+  app.get('/sync/pull', async (c) => {
+    const { tenant } = c.get('claims');
+    const cursorParam = c.req.query('cursor') ?? '';
+    const limitParam = c.req.query('limit');
+    if (cursorParam !== '' && cursorParam !== 'null' && !CURSOR.test(cursorParam)) return fail(c, 400, 'VALIDATION', 'cursor must be a cursor returned by a previous pull (digits), or empty.');
+    if (limitParam !== undefined && (!LIMIT.test(limitParam) || Number(limitParam) < 1)) return fail(c, 400, 'VALIDATION', 'limit must be a positive integer.');
+    const after = cursorParam === '' || cursorParam === 'null' ? 0 : Number(cursorParam);
+    const limit = Math.min(limitParam === undefined ? limits.defaultPullLimit : Number(limitParam), limits.maxPullLimit);
+    const page = await store.pull(tenant, after, limit);
+    if (after > 0 && after < page.horizon) {
+      return fail(c, 410, 'CURSOR_EXPIRED', `The cursor ${after} is older than the compaction horizon ${page.horizon}; resync from cursor null.`);
+    }
+    const changes = page.changes.slice(0, limit);
+    const result: PullResult = {
+      changes,
+      cursor: changes.length > 0 ? String(changes[changes.length - 1]!.version) : String(after),
+      hasMore: page.changes.length > limit,
+    };
+    return c.json(result);
+  });
+
+  app.get('/sync/events', async (c) => {
+    const { tenant } = c.get('claims');
+    const stream = hub.open(tenant, await store.latestVersion(tenant), c.req.raw.signal);
+    return new Response(stream, {
+      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' },
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,73 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSyncServer, silentLogger, type SyncServer } from '@nexus-store/server';
+import { api, mutation, postgresAvailable, postgresFactory, SECRET, waitForPoke } from './helpers.js';
+import { runServerSuite } from './serverSuite.js';
+
+const available = await postgresAvailable();
+
+describe.skipIf(!available)('PostgreSQL (postgres://postgres@127.0.0.1:5432/test, one schema per run, dropped after)', () => {
+  runServerSuite('PostgreSQL', postgresFactory());
+
+  describe('several server instances over one database', () => {
+    const factory = postgresFactory();
+    const servers: SyncServer[] = [];
+    afterAll(async () => {
+      await Promise.all(servers.splice(0).map((s) => s.close()));
+      await factory.cleanup();
+    });
+
+    async function instances(count: number) {
+      const { store, again } = factory.create();
+      const out: Array<{ server: SyncServer; url: string }> = [];
+      for (let i = 0; i < count; i++) {
+        const server = createSyncServer({ database: i === 0 ? store : again(), auth: { jwtSecret: SECRET }, logger: silentLogger });
+        servers.push(server);
+        out.push({ server, url: (await server.listen(0, '127.0.0.1')).url });
+      }
+      return out;
+    }
+
+    it('a push on instance A pokes a client subscribed to instance B (LISTEN/NOTIFY)', async () => {
+      const [a, b] = await instances(2);
+      const token = await a!.server.issueToken('alice', { tenant: 't1' });
+      const started = Date.now();
+      const poke = await waitForPoke(b!.url, token, (d) => d.version >= 1, () => api(a!.url, token).push([mutation()]).then(() => undefined));
+      expect(poke).toEqual({ version: 1 });
+      expect(Date.now() - started).toBeLessThan(1000);
+    });
+
+    it('concurrent pushers on three instances: versions are dense, and pullers on every instance miss nothing', async () => {
+      const nodes = await instances(3);
+      const token = await nodes[0]!.server.issueToken('alice', { tenant: 'busy' });
+      const pushers = 9;
+      const perPusher = 20;
+      let done = false;
+      const pushing = Promise.all(
+        Array.from({ length: pushers }, async (_, p) => {
+          const c = api(nodes[p % 3]!.url, token);
+          for (let i = 0; i < perPusher; i++) {
+            const res = await c.push([mutation({ clientId: `p${p}`, key: `p${p}-${i}` }), mutation({ clientId: `p${p}`, key: `p${p}-${i}-b` })], `p${p}`);
+            expect(res.status).toBe(200);
+          }
+        }),
+      ).finally(() => (done = true));
+      const pulling = nodes.map(async (node) => {
+        const c = api(node.url, token);
+        const seen = new Set<string>();
+        let cursor: string | null = null;
+        for (;;) {
+          const finished = done;
+          const { body } = await c.pull(cursor, 5);
+          for (const ch of body.changes) seen.add(ch.key);
+          cursor = body.cursor;
+          if (finished && !body.hasMore) return seen;
+        }
+      });
+      const seen = await Promise.all(pulling);
+      await pushing;
+      for (const s of seen) expect(s.size).toBe(pushers * perPusher * 2);
+      const all = await api(nodes[1]!.url, token).pullAll();
+      expect(all.map((r: any) => r.version)).toEqual(Array.from({ length: pushers * perPusher * 2 }, (_, i) => i + 1));
+    });
+  });
+});

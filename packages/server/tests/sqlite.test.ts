@@ -1,0 +1,4 @@
+import { runServerSuite } from './serverSuite.js';
+import { sqliteFactory } from './helpers.js';
+
+runServerSuite('SQLite', sqliteFactory());
