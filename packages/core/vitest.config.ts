@@ -1,3 +1,3 @@
 import { defineConfig } from 'vitest/config';
 import { vitestConfig } from '../../tooling/vitest.shared.js';
-export default defineConfig(vitestConfig());
+export default defineConfig(vitestConfig({ typecheck: { enabled: true, include: ['tests/**/*.test-d.ts'] } }));
