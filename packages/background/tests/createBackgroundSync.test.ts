@@ -1,0 +1,127 @@
+import { createNexus, memoryStorage, NetworkError, ValidationError, type Nexus } from '@nexus-store/core';
+import { createMemoryRemote, createMemoryStorageState } from '@nexus-store/core/testing';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import {
+  LAST_RUN_META_KEY,
+  TimerSyncService,
+  WorkManagerSyncService,
+  createBackgroundSync,
+  pendingPushFromStorage,
+  type BackgroundSyncRun,
+} from '@nexus-store/background';
+import { FakeNativePlatform } from '@nexus-store/background/testing';
+import { recordStatuses, silentLogger } from './helpers.js';
+
+const MINUTE = 60_000;
+const Contact = z.object({ id: z.string(), name: z.string() });
+type Contact = z.infer<typeof Contact>;
+
+async function openNexus(state = createMemoryStorageState(), remote = createMemoryRemote()) {
+  const storage = memoryStorage({ state });
+  const nexus = await createNexus({ storage, remote, clientId: 'device1' });
+  const contacts = nexus.store<Contact, string>('contacts', { schema: Contact, key: 'id' });
+  return { storage, nexus, contacts, remote, state };
+}
+
+describe('createBackgroundSync with a real Nexus', () => {
+  let open: Nexus[] = [];
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(async () => {
+    for (const nexus of open) await nexus.close();
+    open = [];
+    vi.useRealTimers();
+  });
+
+  it('binds the timer service to nexus.sync(): pushes the outbox and persists the last run in the nexus storage', async () => {
+    const { storage, nexus, contacts, remote, state } = await openNexus();
+    open.push(nexus);
+    await contacts.save({ id: 'c1', name: 'Ada' });
+    await contacts.save({ id: 'c2', name: 'Grace' }, 'critical');
+    const bg = await createBackgroundSync({ nexus, storage, platform: 'timer', config: { minInterval: 5 * MINUTE }, logger: silentLogger });
+    const statuses = recordStatuses(bg.service);
+    expect(bg.service).toBeInstanceOf(TimerSyncService);
+    expect(bg.service.status).toBe('scheduled');
+    await vi.advanceTimersByTimeAsync(5 * MINUTE);
+    expect(remote.applied.map((a) => a.key)).toEqual(['c2', 'c1']);
+    expect(statuses).toEqual(['scheduled', 'running', 'completed']);
+    const last = await bg.lastRun();
+    expect(last).toMatchObject({ source: 'app', trigger: 'periodic', outcome: 'success', counts: { pushed: 2, pulled: expect.any(Number), failed: 0, conflicts: 0 }, error: null });
+    expect(last?.finishedAt).toBe(Date.now());
+    expect(await storage.read((tx) => tx.getMeta(LAST_RUN_META_KEY))).toEqual(last);
+    await bg.dispose();
+
+    // A later launch on the same database sees the run.
+    const again = await openNexus(state, remote);
+    open.push(again.nexus);
+    const bg2 = await createBackgroundSync({ nexus: again.nexus, storage: again.storage, platform: 'noop', logger: silentLogger });
+    const seen: (BackgroundSyncRun | undefined)[] = [];
+    bg2.lastRun$.subscribe((run) => seen.push(run));
+    expect(seen).toEqual([last]);
+    await bg2.dispose();
+  });
+
+  it('records a failed run with its error, retries it, and refuses an invalid configuration before doing anything', async () => {
+    const failing = { sync: vi.fn(async () => Promise.reject(new NetworkError('SERVER', 'HTTP 503'))) };
+    const bg = await createBackgroundSync({ nexus: failing, platform: 'timer', config: { maxRetries: 1, backoff: { initialDelay: 1_000, jitter: 0 } }, autoSchedule: false, logger: silentLogger });
+    await bg.runNow();
+    expect(await bg.lastRun()).toMatchObject({ outcome: 'failure', error: { code: 'SERVER', message: 'HTTP 503' }, counts: null, attempt: 0 });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(failing.sync).toHaveBeenCalledTimes(2);
+    expect(bg.service.status).toBe('failed');
+    await bg.dispose();
+
+    await expect(createBackgroundSync({ nexus: failing, config: { minInterval: 0 }, logger: silentLogger })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('an offline nexus (sync skipped) counts as a failed run to retry', async () => {
+    const offline = { sync: async () => ({ pushed: 0, pulled: 0, conflicts: 0, rejected: 0, durationMs: 0, skipped: 'offline' }) };
+    const bg = await createBackgroundSync({ nexus: offline, platform: 'timer', autoSchedule: false, logger: silentLogger });
+    await bg.runNow();
+    expect(await bg.lastRun()).toMatchObject({ outcome: 'failure', error: { code: 'NETWORK' } });
+    expect(bg.service.status).toBe('scheduled');
+    await bg.dispose();
+  });
+
+  it('Android: keeps the push snapshot of the pending outbox; while terminated the worker replays it; the next launch records the native run and reconciles', async () => {
+    const { storage, nexus, contacts, remote, state } = await openNexus();
+    open.push(nexus);
+    const platform = new FakeNativePlatform({
+      platform: 'android',
+      whenTerminated: 'replay',
+      // What the Kotlin worker does: POST the stored body; here straight into the in-process server.
+      replay: async (snapshot) => {
+        expect(snapshot.headers.authorization).toBe('Bearer t0k3n');
+        await remote.push(snapshot.body.mutations);
+        return 200;
+      },
+    });
+    const service = new WorkManagerSyncService(platform.bridge, { logger: silentLogger });
+    const push = { url: 'https://api.example/sync/push', getToken: () => 't0k3n', pending: pendingPushFromStorage(storage) };
+    const bg = await createBackgroundSync({ nexus, storage, service, push, logger: silentLogger });
+    await contacts.save({ id: 'c1', name: 'Ada' });
+    await contacts.save({ id: 'c2', name: 'Grace' }, 'high');
+    await bg.refreshPushSnapshot();
+    expect(platform.snapshot?.body).toMatchObject({ clientId: 'device1', mutations: [{ key: 'c2', priority: 'high' }, { key: 'c1' }] });
+    expect(platform.snapshot?.url).toBe('https://api.example/sync/push');
+
+    platform.terminate(); // no web view any more
+    await vi.advanceTimersByTimeAsync(15 * MINUTE);
+    expect(remote.applied.map((a) => a.key)).toEqual(['c2', 'c1']);
+
+    platform.launch();
+    const relaunched = await openNexus(state, remote);
+    open.push(relaunched.nexus);
+    const service2 = new WorkManagerSyncService(platform.bridge, { logger: silentLogger });
+    const bg2 = await createBackgroundSync({ nexus: relaunched.nexus, storage: relaunched.storage, service: service2, push: { ...push, pending: pendingPushFromStorage(relaunched.storage) }, logger: silentLogger });
+    expect(await bg2.lastRun()).toMatchObject({ source: 'native', trigger: 'native-replay', outcome: 'success', counts: { pushed: 2 } });
+    // Reconcile: the app's own push is answered 'duplicate' (idempotent), nothing is applied twice.
+    await relaunched.nexus.sync();
+    expect(remote.applied).toHaveLength(2);
+    expect(await relaunched.nexus.pending()).toEqual([]);
+    await bg2.refreshPushSnapshot();
+    expect(platform.snapshot).toBeNull();
+    await bg.dispose();
+    await bg2.dispose();
+  });
+});
