@@ -1,0 +1,252 @@
+import {
+  InvalidArgumentError,
+  NetworkError,
+  NexusError,
+  toNexusError,
+  type Mutation,
+  type MutationResult,
+  type PullResult,
+  type RemoteBackend,
+  type RemoteCallOptions,
+  type RemotePoke,
+} from '@nexus-store/core';
+import { errorFromResponse } from './classifyResponse.js';
+import { readServerSentEvents } from './serverSentEvents.js';
+
+/** Timers, injected so tests drive time (fake timers) and apps can use their own scheduler. */
+export interface HttpRemoteTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface ReconnectOptions {
+  /** First delay after a lost event stream, in ms. @default 1000 */
+  initialDelayMs?: number;
+  /** Longest delay, in ms. @default 30000 */
+  maxDelayMs?: number;
+  /** Growth per failed attempt. @default 2 */
+  multiplier?: number;
+}
+
+export interface HttpRemoteOptions {
+  /** Base URL of the sync server, e.g. https://sync.example.com (a path prefix is kept). */
+  url: string;
+  /** A fixed bearer token. Use `getToken` instead when tokens expire. */
+  token?: string;
+  /**
+   * Returns the bearer token. Called before requests; after a 401 it is called once more with
+   * `forceRefresh: true` and the request is retried with the new token.
+   */
+  getToken?: (context: { forceRefresh: boolean }) => string | Promise<string>;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** Time allowed per request (until the whole response is read), in ms. @default 30000 */
+  timeoutMs?: number;
+  /** Request bodies larger than this many bytes are sent gzip-compressed. `Infinity` turns it off. @default 16384 */
+  gzipThresholdBytes?: number;
+  /** Extra headers on every request. @default {} */
+  headers?: Record<string, string>;
+  /** @default globalThis.setTimeout / clearTimeout */
+  timers?: HttpRemoteTimers;
+  /** Jitter source for reconnect backoff, in [0, 1). @default Math.random */
+  random?: () => number;
+  /** Backoff of the event stream's reconnects. */
+  reconnect?: ReconnectOptions;
+  /** Told about event-stream failures (each is followed by a reconnect). @default undefined */
+  onStreamError?: (error: NexusError) => void;
+}
+
+/** A RemoteBackend over HTTP, plus the event stream's state for diagnostics. */
+export interface HttpRemote extends RemoteBackend {
+  subscribe(onPoke: (poke: RemotePoke) => void): () => void;
+}
+
+const encoder = new TextEncoder();
+
+async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function isMutationResult(value: unknown): value is MutationResult {
+  const r = value as MutationResult | null;
+  return typeof r === 'object' && r !== null && typeof r.mutationId === 'string' && ['applied', 'duplicate', 'conflict', 'rejected'].includes(r.status);
+}
+
+/**
+ * The client side of the nexus-store sync protocol over fetch: push, pull and live pokes over
+ * server-sent events, with timeouts, error classification, token refresh and gzip.
+ */
+export function httpRemote(options: HttpRemoteOptions): HttpRemote {
+  if (!options.url) throw new InvalidArgumentError('httpRemote needs url, e.g. httpRemote({ url: "https://sync.example.com", getToken }).');
+  if (options.token === undefined && options.getToken === undefined) throw new InvalidArgumentError('httpRemote needs token or getToken.');
+  const base = options.url.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const gzipThreshold = options.gzipThresholdBytes ?? 16_384;
+  const timers: HttpRemoteTimers = options.timers ?? {
+    setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+    clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>),
+  };
+  const random = options.random ?? Math.random;
+  const reconnect = { initialDelayMs: 1000, maxDelayMs: 30_000, multiplier: 2, ...options.reconnect };
+
+  async function token(forceRefresh: boolean): Promise<string> {
+    if (options.getToken) return options.getToken({ forceRefresh });
+    return options.token!;
+  }
+
+  /**
+   * One request, with the 401 → refresh → retry-once rule. `read` consumes the response inside the
+   * timeout window. Caller aborts become ABORTED, the timeout TIMEOUT, fetch failures NETWORK.
+   */
+  async function request<T>(
+    what: string,
+    path: string,
+    init: { method: string; body?: Uint8Array; headers?: Record<string, string> },
+    signal: AbortSignal | undefined,
+    read: (response: Response) => Promise<T>,
+    streaming = false,
+  ): Promise<T> {
+    const timeout = timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw new NetworkError('ABORTED', `${what} was cancelled.`, { cause: signal.reason });
+      const bearer = await token(attempt > 0);
+      const controller = new AbortController();
+      let timedOut = false;
+      const onAbort = () => controller.abort(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = timers.setTimeout(() => {
+        timedOut = true;
+        controller.abort(new Error('timeout'));
+      }, timeout);
+      try {
+        let response: Response;
+        try {
+          response = await doFetch(`${base}${path}`, {
+            method: init.method,
+            headers: { accept: 'application/json', ...options.headers, ...init.headers, authorization: `Bearer ${bearer}` },
+            body: init.body as BodyInit | undefined,
+            signal: controller.signal,
+          });
+        } catch (error) {
+          throw failure(error, what, timedOut, signal, timeout);
+        }
+        if (response.status === 401 && attempt === 0 && options.getToken) {
+          await response.body?.cancel().catch(() => undefined);
+          continue;
+        }
+        try {
+          return await read(response);
+        } catch (error) {
+          if (error instanceof NexusError) throw error;
+          throw failure(error, what, timedOut, signal, timeout);
+        }
+      } finally {
+        timers.clearTimeout(timer);
+        // A stream keeps reading after this returns: the caller's signal must still cancel it.
+        if (!streaming) signal?.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  function failure(error: unknown, what: string, timedOut: boolean, signal: AbortSignal | undefined, timeout: number): NexusError {
+    if (timedOut) return new NetworkError('TIMEOUT', `${what} got no answer within ${timeout} ms; will retry.`, { cause: error });
+    if (signal?.aborted) return new NetworkError('ABORTED', `${what} was cancelled.`, { cause: error });
+    return new NetworkError('NETWORK', `${what} could not reach ${base}: ${(error as Error)?.message ?? String(error)}; will retry.`, { cause: error });
+  }
+
+  async function json(response: Response, what: string): Promise<unknown> {
+    const text = await response.text();
+    if (!response.ok) throw errorFromResponse(response.status, text, what);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw new NetworkError('PROTOCOL', `${what} answered ${response.status} with a body that is not JSON; is ${base} a nexus-store server?`, { cause: error, status: response.status });
+    }
+  }
+
+  return {
+    async push(mutations: Mutation[], callOptions: RemoteCallOptions = {}): Promise<MutationResult[]> {
+      if (mutations.length === 0) return [];
+      const what = `POST ${base}/sync/push`;
+      let body: Uint8Array = encoder.encode(JSON.stringify({ clientId: mutations[0]!.clientId, mutations }));
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (body.byteLength > gzipThreshold) {
+        body = await gzip(body);
+        headers['content-encoding'] = 'gzip';
+      }
+      const parsed = (await request(what, '/sync/push', { method: 'POST', body, headers }, callOptions.signal, (r) => json(r, what))) as { results?: unknown };
+      const results = parsed?.results;
+      if (!Array.isArray(results) || results.length !== mutations.length || !results.every(isMutationResult)) {
+        throw new NetworkError('PROTOCOL', `${what} answered a body without one result per mutation.`);
+      }
+      return results;
+    },
+
+    async pull(cursor: string | null, limit: number, callOptions: RemoteCallOptions = {}): Promise<PullResult> {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (cursor !== null) query.set('cursor', cursor);
+      const what = `GET ${base}/sync/pull`;
+      const parsed = (await request(what, `/sync/pull?${query.toString()}`, { method: 'GET' }, callOptions.signal, (r) => json(r, what))) as PullResult;
+      if (!parsed || !Array.isArray(parsed.changes) || typeof parsed.cursor !== 'string' || typeof parsed.hasMore !== 'boolean') {
+        throw new NetworkError('PROTOCOL', `${what} answered a body that is not { changes, cursor, hasMore }.`);
+      }
+      return parsed;
+    },
+
+    subscribe(onPoke: (poke: RemotePoke) => void): () => void {
+      let stopped = false;
+      let attempt = 0;
+      let controller: AbortController | undefined;
+      let timer: unknown;
+      const what = `GET ${base}/sync/events`;
+
+      const connect = async () => {
+        timer = undefined;
+        if (stopped) return;
+        controller = new AbortController();
+        try {
+          // The timeout covers connecting only (until the headers); the stream itself stays open.
+          const response = await request(what, '/sync/events', { method: 'GET', headers: { accept: 'text/event-stream' } }, controller.signal, async (r) => {
+            if (!r.ok) throw errorFromResponse(r.status, await r.text(), what);
+            if (!r.body) throw new NetworkError('PROTOCOL', `${what} answered without a stream.`);
+            return r;
+          }, true);
+          attempt = 0;
+          await readServerSentEvents(response.body!, (event) => {
+            if (event.event !== 'message') return;
+            let poke: RemotePoke = {};
+            try {
+              const data = JSON.parse(event.data) as { version?: unknown };
+              if (typeof data?.version === 'number') poke = { version: data.version };
+            } catch {
+              // A poke without a readable version still means "pull now".
+            }
+            onPoke(poke);
+          });
+          if (!stopped) options.onStreamError?.(new NetworkError('NETWORK', `${what}: the server ended the event stream; reconnecting.`));
+        } catch (error) {
+          if (stopped) return;
+          options.onStreamError?.(toNexusError(error));
+        }
+        schedule();
+      };
+
+      const schedule = () => {
+        if (stopped) return;
+        const ceiling = Math.min(reconnect.maxDelayMs, reconnect.initialDelayMs * reconnect.multiplier ** attempt);
+        attempt += 1;
+        // Half fixed, half jitter: instances that lost one server do not all come back at once.
+        timer = timers.setTimeout(() => void connect(), ceiling / 2 + (random() * ceiling) / 2);
+      };
+
+      void connect();
+      return () => {
+        stopped = true;
+        controller?.abort();
+        if (timer !== undefined) timers.clearTimeout(timer);
+      };
+    },
+  };
+}
