@@ -27,9 +27,12 @@ async function bundlePage(): Promise<string> {
 }
 
 export interface ChromiumSession {
+  /** http://127.0.0.1:port, the origin of every page unless newPage is given another. */
   origin: string;
+  /** The same server as http://localhost:port: another origin, with storage of its own. */
+  otherOrigin: string;
   browser: Browser;
-  newPage(): Promise<Page>;
+  newPage(origin?: string): Promise<Page>;
   close(): Promise<void>;
 }
 
@@ -44,8 +47,9 @@ export async function startChromium(): Promise<ChromiumSession> {
     if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
     else res.writeHead(200, { 'content-type': 'text/html' }).end(html);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => server.listen(0, resolve));
+  const port = (server.address() as AddressInfo).port;
+  const origin = `http://127.0.0.1:${port}`;
   let browser: Browser;
   try {
     browser = await chromium.launch({
@@ -59,11 +63,12 @@ export async function startChromium(): Promise<ChromiumSession> {
   const context = await browser.newContext();
   return {
     origin,
+    otherOrigin: `http://localhost:${port}`,
     browser,
-    async newPage() {
+    async newPage(pageOrigin = origin) {
       const page = await context.newPage();
       page.on('pageerror', (error) => console.error('[page error]', error));
-      await page.goto(`${origin}/`);
+      await page.goto(`${pageOrigin}/`);
       await page.waitForFunction(() => 'nexusIdb' in globalThis);
       return page;
     },

@@ -2,8 +2,9 @@
  * The test page's script, bundled by esbuild for headless Chromium (see ../chromium.test.ts): the
  * storage conformance cases over real IndexedDB, and helpers for the several-tabs tests.
  */
+import { createNexus } from '@nexus-store/core';
+import type { DocChangeRef, Nexus, SchemaLike, Store } from '@nexus-store/core';
 import { storageConformanceCases } from '@nexus-store/core/testing';
-import type { DocChangeRef } from '@nexus-store/core';
 import { idbStorage } from '@nexus-store/idb';
 import type { IdbStorage } from '@nexus-store/idb';
 
@@ -37,7 +38,24 @@ const cases = storageConformanceCases(() => {
   return { create: () => idbStorage({ name }), cleanup: () => deleteDatabase(name) };
 });
 
+interface Contact {
+  id: string;
+  name: string;
+}
+
+// A hand-written schema (SchemaLike), so the page needs no zod.
+const ContactSchema: SchemaLike<Contact> = {
+  safeParse: (input) =>
+    typeof input === 'object' && input !== null && typeof (input as Contact).id === 'string' && typeof (input as Contact).name === 'string'
+      ? { success: true, data: input as Contact }
+      : { success: false, error: { issues: [{ path: [], message: 'not a contact' }] } },
+};
+
 let shared: IdbStorage | undefined;
+let nexus: Nexus | undefined;
+let contacts: Store<Contact, string> | undefined;
+const watched: (Contact | undefined)[] = [];
+const watchWaiters: (() => void)[] = [];
 const received: DocChangeRef[] = [];
 const waiters: (() => void)[] = [];
 
@@ -110,5 +128,75 @@ const api = {
   },
 };
 
+const nexusApi = {
+  async open(name: string): Promise<void> {
+    nexus = await createNexus({ storage: idbStorage({ name }) });
+    contacts = nexus.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id', indexes: ['name'] });
+  },
+  watch(id: string): void {
+    contacts!.watch(id).subscribe((value) => {
+      watched.push(value);
+      for (const wake of watchWaiters.splice(0)) wake();
+    });
+  },
+  async save(contact: Contact): Promise<void> {
+    await contacts!.save(contact);
+  },
+  /** Resolves with every value watch() emitted, once one of them has this name. */
+  async waitForWatched(name: string): Promise<(Contact | undefined)[]> {
+    while (!watched.some((c) => c?.name === name)) await new Promise<void>((wake) => watchWaiters.push(wake));
+    return [...watched];
+  },
+  async close(): Promise<void> {
+    await nexus?.close();
+  },
+};
+
+/** Text that does not compress (Chromium compresses large IndexedDB values). */
+function randomText(size: number): string {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(size, i + 65536)));
+  return new TextDecoder('latin1').decode(bytes);
+}
+
+const upgradeApi = {
+  /** Opens a storage, then lets a raw connection open the next version; returns the error code of a later read. */
+  async readAfterNewerVersion(name: string): Promise<{ upgraded: boolean; code: string | undefined; message: string }> {
+    const storage = idbStorage({ name });
+    await storage.open();
+    const current = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const version = current.version;
+    current.close();
+    const upgraded = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name, version + 1);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    upgraded.close();
+    const error = (await storage.read((tx) => tx.getMeta('x')).catch((e: unknown) => e)) as { code?: string; message?: string };
+    return { upgraded: upgraded.version === version + 1, code: error?.code, message: String(error?.message) };
+  },
+
+  /** Writes documents of `size` characters, each in its own write() issued in one tick; returns each outcome. */
+  async writeBig(name: string, sizes: number[]): Promise<{ ok: boolean; code?: string }[]> {
+    const storage = idbStorage({ name });
+    await storage.open();
+    const results = await Promise.allSettled(
+      sizes.map((size, i) => storage.write(async (tx) => tx.putDocs([{ collection: 'blobs', key: `b${i}`, data: { text: randomText(size) }, deleted: false, hlc: 'h', fieldClocks: null, syncState: 'pending', server: null }]))),
+    );
+    const keys = (await storage.read((tx) => tx.queryDocs('blobs', {}))).map((d) => d.key);
+    await storage.close();
+    return results.map((r, i) => (r.status === 'fulfilled' ? { ok: keys.includes(`b${i}`) } : { ok: false, code: (r.reason as { code?: string }).code }));
+  },
+};
+
+(globalThis as { nexusApp?: typeof nexusApi }).nexusApp = nexusApi;
+(globalThis as { nexusUpgrade?: typeof upgradeApi }).nexusUpgrade = upgradeApi;
 (globalThis as { nexusIdb?: typeof api }).nexusIdb = api;
 export type PageApi = typeof api;
+export type NexusApi = typeof nexusApi;
+export type UpgradeApi = typeof upgradeApi;
