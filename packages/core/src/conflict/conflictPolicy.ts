@@ -48,11 +48,11 @@ function fieldMerge(local: VersionedValue, remote: VersionedValue): ConflictOutc
     // A delete is a write to the whole record: the newer side wins.
     return compareHlc(local.hlc, remote.hlc) > 0 ? { kind: 'local' } : { kind: 'remote' };
   }
-  const fields = new Set([...Object.keys(local.data), ...Object.keys(remote.data), ...Object.keys(local.fieldClocks ?? {}), ...Object.keys(remote.fieldClocks ?? {})]);
+  const fields = new Set([...Object.keys(remote.data), ...Object.keys(local.data), ...Object.keys(local.fieldClocks ?? {}), ...Object.keys(remote.fieldClocks ?? {})]);
   const data: RecordData = {};
   const clocks: Record<string, string> = {};
   let takesLocal = false;
-  for (const field of [...fields].sort()) {
+  for (const field of fields) {
     const lc = local.fieldClocks?.[field] ?? '';
     const rc = remote.fieldClocks?.[field] ?? '';
     const fromLocal = compareHlc(lc, rc) > 0;
