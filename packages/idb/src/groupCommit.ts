@@ -16,7 +16,7 @@ export interface GroupCommitOptions<Scope> {
   mapError(error: unknown): unknown;
   /** Called after a group committed, with the scopes of its callbacks. */
   committed(scopes: readonly Scope[]): void;
-  /** @default 256 */
+  /** @default 1000 */
   maxGroupSize?: number;
 }
 
@@ -74,7 +74,7 @@ export class GroupCommit<Scope> {
   }
 
   private async drain(): Promise<void> {
-    const max = this.options.maxGroupSize ?? 256;
+    const max = this.options.maxGroupSize ?? 1000;
     while (this.queue.length > 0) {
       const group = this.queue[0]!.solo ? this.queue.splice(0, 1) : this.takeGroup(max);
       await this.runGroup(group);

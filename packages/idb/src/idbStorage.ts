@@ -41,6 +41,11 @@ export interface IdbStorageOptions {
    * @default globalThis.navigator.locks
    */
   locks?: LockManager | null;
+  /**
+   * Most `write()` calls committed together in one IndexedDB transaction (group commit).
+   * @default 1000
+   */
+  maxGroupSize?: number;
 }
 
 /** The storage returned by `idbStorage()`: a LocalStorage with every optional capability. */
@@ -78,6 +83,7 @@ class IdbStorageImpl implements IdbStorage {
     this.writes = new GroupCommit<IdbWriteTransaction>({
       begin: () => this.beginWrite(),
       mapError: (error) => toStorageError(error, this.name),
+      maxGroupSize: options.maxGroupSize ?? 1000,
       committed: (scopes) => {
         const changes = new Map<string, DocChangeRef>();
         for (const scope of scopes) for (const [id, ref] of scope.changes) changes.set(id, ref);
