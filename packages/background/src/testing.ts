@@ -5,3 +5,5 @@ export {
   ANDROID_MAX_BACKOFF,
 } from './fakeNativePlatform.js';
 export type { FakeNativePlatformOptions, FakeAppState, FakePlatformEvent } from './fakeNativePlatform.js';
+export { createManualClock } from './manualClock.js';
+export type { ManualClock } from './manualClock.js';
