@@ -72,6 +72,17 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
   // Serializes transactions: a push awaits between statements, so nothing else may use the connection meanwhile.
   let lock: Promise<unknown> = Promise.resolve();
 
+  const statements = new Map<string, Database.Statement>();
+  /** Prepared once per connection: preparing costs more than running these small statements. */
+  function stmt(sql: string): Database.Statement {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = conn().prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   function conn(): Database.Database {
     if (!db) throw new StorageError('CLOSED', 'The SQLite server store is not open; call open() first (createSyncServer does).', { path: options.filename });
     return db;
@@ -116,8 +127,8 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         let version: number;
         try {
           d.exec('BEGIN IMMEDIATE');
-          d.prepare('INSERT INTO nexus_tenants (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING').run(tenant);
-          version = (d.prepare('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number }).version;
+          stmt('INSERT INTO nexus_tenants (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING').run(tenant);
+          version = (stmt('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number }).version;
         } catch (error) {
           if (d.inTransaction) d.exec('ROLLBACK');
           mapError(error);
@@ -125,15 +136,15 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         const startVersion = version;
         const tx: ServerStoreTransaction = {
           async getDedup(clientId, mutationId) {
-            const row = d.prepare('SELECT version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id = ?').get(tenant, clientId, mutationId) as { version: number } | undefined;
+            const row = stmt('SELECT version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id = ?').get(tenant, clientId, mutationId) as { version: number } | undefined;
             return row?.version ?? null;
           },
           async getRecord(collection, key) {
-            const row = d.prepare(`SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key = ?`).get(tenant, collection, key) as RecordRow | undefined;
+            const row = stmt(`SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key = ?`).get(tenant, collection, key) as RecordRow | undefined;
             return row ? toRecord(row) : null;
           },
           async findUniqueOwner(collection, field, value) {
-            const row = d.prepare('SELECT key FROM nexus_uniques WHERE tenant = ? AND collection = ? AND field = ? AND value = ?').get(tenant, collection, field, value) as { key: string } | undefined;
+            const row = stmt('SELECT key FROM nexus_uniques WHERE tenant = ? AND collection = ? AND field = ? AND value = ?').get(tenant, collection, field, value) as { key: string } | undefined;
             return row?.key ?? null;
           },
           async nextVersion() {
@@ -141,7 +152,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
             return version;
           },
           async putRecord(r, updatedAt) {
-            d.prepare(
+            stmt(
               `INSERT INTO nexus_records (tenant, ${RECORD_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (tenant, collection, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, data = excluded.data,
                hlc = excluded.hlc, field_clocks = excluded.field_clocks, client_id = excluded.client_id, updated_at = excluded.updated_at`,
@@ -149,18 +160,18 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
               r.fieldClocks === null ? null : JSON.stringify(r.fieldClocks), r.clientId ?? null, updatedAt);
           },
           async replaceUniques(collection, key, values) {
-            d.prepare('DELETE FROM nexus_uniques WHERE tenant = ? AND collection = ? AND key = ?').run(tenant, collection, key);
-            const insert = d.prepare('INSERT INTO nexus_uniques (tenant, collection, field, value, key) VALUES (?, ?, ?, ?, ?)');
+            stmt('DELETE FROM nexus_uniques WHERE tenant = ? AND collection = ? AND key = ?').run(tenant, collection, key);
+            const insert = stmt('INSERT INTO nexus_uniques (tenant, collection, field, value, key) VALUES (?, ?, ?, ?, ?)');
             for (const v of values) insert.run(tenant, collection, v.field, v.value, key);
           },
           async putDedup(clientId, mutationId, v, createdAt) {
-            d.prepare('INSERT INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at) VALUES (?, ?, ?, ?, ?)').run(tenant, clientId, mutationId, v, createdAt);
+            stmt('INSERT INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at) VALUES (?, ?, ?, ?, ?)').run(tenant, clientId, mutationId, v, createdAt);
           },
         };
         let result: Awaited<ReturnType<typeof fn>>;
         try {
           result = await fn(tx);
-          if (version !== startVersion) d.prepare('UPDATE nexus_tenants SET version = ? WHERE tenant = ?').run(version, tenant);
+          if (version !== startVersion) stmt('UPDATE nexus_tenants SET version = ? WHERE tenant = ?').run(version, tenant);
           d.exec('COMMIT');
         } catch (error) {
           if (d.inTransaction) d.exec('ROLLBACK');
@@ -174,16 +185,15 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
 
     pull(tenant, after, limit) {
       return exclusive(async () => {
-        const d = conn();
-        const rows = d.prepare(`SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND version > ? ORDER BY version LIMIT ?`).all(tenant, after, limit + 1) as RecordRow[];
-        const t = d.prepare('SELECT horizon FROM nexus_tenants WHERE tenant = ?').get(tenant) as { horizon: number } | undefined;
+        const rows = stmt(`SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND version > ? ORDER BY version LIMIT ?`).all(tenant, after, limit + 1) as RecordRow[];
+        const t = stmt('SELECT horizon FROM nexus_tenants WHERE tenant = ?').get(tenant) as { horizon: number } | undefined;
         return { changes: rows.map(toRecord), horizon: t?.horizon ?? 0 } satisfies PullPage;
       });
     },
 
     latestVersion(tenant) {
       return exclusive(async () => {
-        const t = conn().prepare('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number } | undefined;
+        const t = stmt('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number } | undefined;
         return t?.version ?? 0;
       });
     },
@@ -192,12 +202,12 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
       return exclusive(async () => {
         const d = conn();
         return d.transaction((): CompactResult => {
-          d.prepare(
+          stmt(
             `UPDATE nexus_tenants SET horizon = MAX(horizon, (SELECT COALESCE(MAX(version), 0) FROM nexus_records r
               WHERE r.tenant = nexus_tenants.tenant AND r.deleted = 1 AND r.updated_at < ?))`,
           ).run(before);
-          const tombstones = d.prepare('DELETE FROM nexus_records WHERE deleted = 1 AND updated_at < ?').run(before).changes;
-          const dedup = d.prepare('DELETE FROM nexus_dedup WHERE created_at < ?').run(before).changes;
+          const tombstones = stmt('DELETE FROM nexus_records WHERE deleted = 1 AND updated_at < ?').run(before).changes;
+          const dedup = stmt('DELETE FROM nexus_dedup WHERE created_at < ?').run(before).changes;
           return { tombstones, dedup };
         }).immediate();
       });
@@ -205,8 +215,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
 
     putUser(user) {
       return exclusive(async () => {
-        conn()
-          .prepare(`INSERT INTO nexus_users (username, password_hash, tenant, created_at) VALUES (?, ?, ?, ?)
+        stmt(`INSERT INTO nexus_users (username, password_hash, tenant, created_at) VALUES (?, ?, ?, ?)
             ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, tenant = excluded.tenant`)
           .run(user.username, user.passwordHash, user.tenant, user.createdAt);
       });
@@ -214,7 +223,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
 
     getUser(username) {
       return exclusive(async () => {
-        const row = conn().prepare('SELECT username, password_hash, tenant, created_at FROM nexus_users WHERE username = ?').get(username) as
+        const row = stmt('SELECT username, password_hash, tenant, created_at FROM nexus_users WHERE username = ?').get(username) as
           | { username: string; password_hash: string; tenant: string; created_at: number }
           | undefined;
         return row ? ({ username: row.username, passwordHash: row.password_hash, tenant: row.tenant, createdAt: row.created_at } satisfies StoredUser) : null;
@@ -228,6 +237,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
 
     async close() {
       await exclusive(async () => {
+        statements.clear();
         db?.close();
         db = undefined;
       });

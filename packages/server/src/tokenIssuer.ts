@@ -16,7 +16,8 @@ export interface TokenIssuer {
 
 /** HS256 JWTs with an expiry and a `tenant` claim. */
 export function createTokenIssuer(secret: string, ttlSeconds: number, now: () => number): TokenIssuer {
-  const key = new TextEncoder().encode(secret);
+  // Imported once: jose would otherwise import the raw secret on every sign and verify.
+  const key = globalThis.crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   return {
     async issue(subject, options = {}) {
       const iat = Math.floor(now() / 1000);
@@ -25,11 +26,11 @@ export function createTokenIssuer(secret: string, ttlSeconds: number, now: () =>
         .setSubject(subject)
         .setIssuedAt(iat)
         .setExpirationTime(iat + ttlSeconds)
-        .sign(key);
+        .sign(await key);
     },
     async verify(token) {
       try {
-        const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], currentDate: new Date(now()), requiredClaims: ['exp', 'sub'] });
+        const { payload } = await jwtVerify(token, await key, { algorithms: ['HS256'], currentDate: new Date(now()), requiredClaims: ['exp', 'sub'] });
         if (typeof payload.tenant !== 'string' || payload.tenant.length === 0 || typeof payload.sub !== 'string') return null;
         return { subject: payload.sub, tenant: payload.tenant };
       } catch {
