@@ -102,7 +102,20 @@ function collectionBound(collection: string): Bound {
   return { lower: [collection], upper: [collection, TOP] };
 }
 
-function planQuery(source: DocsSource, collection: string, declared: ReadonlySet<string>, query: StorageQuery): Plan | 'empty' {
+function countBounds(source: DocsSource, bounds: readonly Bound[]): Promise<number> {
+  const index = source.docs.index('fields');
+  return allOrFirstError(bounds.map((b) => requestResult(index.count(source.keyRange.bound(b.lower, b.upper, b.lowerOpen ?? false, false))))).then((counts) =>
+    counts.reduce((a, b) => a + b, 0),
+  );
+}
+
+/**
+ * Picks what to read. With one way to narrow, it is taken. With several (more than one declared
+ * where field, or a where field plus a limited orderBy on a declared field), index counts decide:
+ * the narrowest where range, unless scanning in order of the first order term is expected to read
+ * fewer rows before `limit` matches (limit × live rows / matching rows).
+ */
+async function planQuery(source: DocsSource, collection: string, declared: ReadonlySet<string>, query: StorageQuery): Promise<Plan | 'empty'> {
   const scans: FieldScan[] = [];
   for (const [field, filter] of Object.entries(query.where ?? {})) {
     if (!declared.has(field)) continue;
@@ -112,13 +125,25 @@ function planQuery(source: DocsSource, collection: string, declared: ReadonlySet
   }
   const first = query.orderBy?.[0];
   const onOrder = (scan: FieldScan) => first !== undefined && scan.field === first.field;
-  const points = scans.filter((s) => s.kind === 'point');
-  const ranges = scans.filter((s) => s.kind === 'range');
-  let chosen = points.find(onOrder) ?? points[0];
-  if (!chosen && first && declared.has(first.field) && query.limit !== undefined) {
-    chosen = ranges.find(onOrder) ?? { field: first.field, bounds: [{ lower: [collection, first.field], upper: [collection, first.field, TOP] }], kind: 'range', exact: true };
+  const orderedScan = (): FieldScan =>
+    scans.find(onOrder) ?? { field: first!.field, bounds: [{ lower: [collection, first!.field], upper: [collection, first!.field, TOP] }], kind: 'range', exact: true };
+  const canScanInOrder = first !== undefined && declared.has(first.field) && query.limit !== undefined;
+
+  let chosen: FieldScan | undefined;
+  if (scans.length === 0) chosen = canScanInOrder ? orderedScan() : undefined;
+  else if (scans.length === 1 && (!canScanInOrder || onOrder(scans[0]!))) chosen = scans[0];
+  else {
+    const counts = await allOrFirstError(scans.map((scan) => countBounds(source, scan.bounds)));
+    let best = 0;
+    for (let i = 1; i < scans.length; i++) if (counts[i]! < counts[best]! || (counts[i] === counts[best] && onOrder(scans[i]!))) best = i;
+    if (counts[best] === 0) return 'empty';
+    chosen = scans[best];
+    if (canScanInOrder && !onOrder(chosen!)) {
+      const { lower, upper } = collectionBound(collection);
+      const live = await requestResult(source.docs.index('live').count(source.keyRange.bound(lower, upper)));
+      if ((query.limit! * live) / counts[best]! < counts[best]!) chosen = orderedScan();
+    }
   }
-  chosen ??= ranges.find(onOrder) ?? ranges[0];
 
   if (!chosen) {
     const bound = collectionBound(collection);
@@ -192,7 +217,7 @@ async function scan(source: DocsSource, plan: Plan, stopsEarly: boolean, visit: 
 export async function queryDocs(source: DocsSource, collection: string, declared: ReadonlySet<string>, query: StorageQuery): Promise<StoredDoc[]> {
   const { limit, after, orderBy, where } = query;
   if (limit !== undefined && limit <= 0) return [];
-  const plan = planQuery(source, collection, declared, query);
+  const plan = await planQuery(source, collection, declared, query);
   if (plan === 'empty') return [];
   const firstField = orderBy?.[0]?.field;
   const stopsEarly = limit !== undefined && plan.order !== 'none';

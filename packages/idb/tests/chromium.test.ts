@@ -101,6 +101,12 @@ describe.skipIf(skip)('idbStorage in headless Chromium', () => {
       expect(result.message).toMatch(/newer version/);
     });
 
+    it('an upgrade blocked by another tab that keeps an older version open fails with UPGRADE_BLOCKED', async () => {
+      const result = await page.evaluate((n) => (globalThis as unknown as Api).nexusUpgrade.blockedUpgrade(n), `blocked-${Date.now()}`);
+      expect(result.code).toBe('UPGRADE_BLOCKED');
+      expect(result.message).toMatch(/another tab/);
+    });
+
     it('over the origin quota a write fails with QUOTA_EXCEEDED and the writes of its group still commit', async () => {
       // An origin no other test touched: Chromium applies a quota override before the origin's first use.
       const quotaPage = await session.newPage(session.otherOrigin);

@@ -149,6 +149,27 @@ describe('index use', () => {
     await storage.close();
   });
 
+  it('of two declared where fields, the one with fewer index entries is read', async () => {
+    const { storage, docs } = await seeded(['status', 'vip']);
+    const reads = recordReads();
+    const query: StorageQuery = { where: { status: 'open', vip: true } };
+    const rows = await storage.read((tx) => tx.queryDocs('leads', query));
+    expect(rows.map((d) => d.key)).toEqual(applyQuery(docs, query).map((d) => d.key));
+    // vip: 100 entries, status 'open': 250.
+    expect(Object.fromEntries(reads)).toEqual({ fields: 100 });
+    await storage.close();
+  });
+
+  it('a broad where with a limited orderBy on declared fields reads in order instead of the whole where range', async () => {
+    const { storage, docs } = await seeded(['status', 'score']);
+    const query: StorageQuery = { where: { status: 'open' }, orderBy: [{ field: 'score', direction: 'asc' }], limit: 5 };
+    const reads = recordReads();
+    const rows = await storage.read((tx) => tx.queryDocs('leads', query));
+    expect(rows.map((d) => d.key)).toEqual(applyQuery(docs, query).map((d) => d.key));
+    expect(reads.get('fields')).toBeLessThan(100);
+    await storage.close();
+  });
+
   it('a range on a declared field is counted from the index; undeclared fields scan the live documents', async () => {
     const { storage } = await seeded(['score']);
     const reads = recordReads();

@@ -181,6 +181,27 @@ const upgradeApi = {
     return { upgraded: upgraded.version === version + 1, code: error?.code, message: String(error?.message) };
   },
 
+  /**
+   * Another tab of an older app version keeps the database open and ignores versionchange; this
+   * tab's storage needs a newer version (simulated by a factory asking for version + 1).
+   */
+  async blockedUpgrade(name: string): Promise<{ code: string | undefined; message: string }> {
+    const first = idbStorage({ name });
+    await first.open();
+    await first.close();
+    const old = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const newer = { open: (n: string) => indexedDB.open(n, old.version + 1), cmp: (a: unknown, b: unknown) => indexedDB.cmp(a, b) } as IDBFactory;
+    const error = (await idbStorage({ name, indexedDB: newer })
+      .open()
+      .catch((e: unknown) => e)) as { code?: string; message?: string } | undefined;
+    old.close();
+    return { code: error?.code, message: String(error?.message) };
+  },
+
   /** Writes documents of `size` characters, each in its own write() issued in one tick; returns each outcome. */
   async writeBig(name: string, sizes: number[]): Promise<{ ok: boolean; code?: string }[]> {
     const storage = idbStorage({ name });
