@@ -160,13 +160,34 @@ export function whereSql(collection: string, where: StorageQuery['where']): SqlF
   return { sql: parts.map((p) => p.sql).join(' AND '), params: parts.flatMap((p) => p.params) };
 }
 
+/**
+ * Picks the field whose index should drive a query, among `indexed` fields: an equality or `in`
+ * filter first, then a range, then the first order term. Without statistics SQLite's planner would
+ * often prefer the primary key (it already yields key order), scanning the whole collection.
+ */
+export function pickIndexedField(query: StorageQuery, indexed: ReadonlySet<string> | undefined): string | undefined {
+  if (!indexed || indexed.size === 0) return undefined;
+  const where = Object.entries(query.where ?? {}).filter(([field]) => indexed.has(field));
+  const equality = where.find(([, f]) => !isFieldRange(f) || f.eq !== undefined || f.in !== undefined);
+  if (equality) return equality[0];
+  const ranged = where.find(([, f]) => isFieldRange(f) && (f.gt !== undefined || f.gte !== undefined || f.lt !== undefined || f.lte !== undefined));
+  if (ranged) return ranged[0];
+  const first = query.orderBy?.[0]?.field;
+  return first !== undefined && indexed.has(first) ? first : undefined;
+}
+
+/** `FROM nx_docs`, forced onto an index when one is named. */
+export function fromSql(indexName: string | undefined): string {
+  return indexName ? `FROM nx_docs INDEXED BY ${indexName}` : 'FROM nx_docs';
+}
+
 /** A full SELECT of the document columns for `query`; `columns` is the select list. */
-export function selectSql(columns: string, collection: string, query: StorageQuery): SqlFragment {
+export function selectSql(columns: string, collection: string, query: StorageQuery, indexName?: string): SqlFragment {
   const where = whereSql(collection, query.where);
   const parts = [where];
   if (query.after) parts.push(afterSql(query.orderBy, query.after));
   const order = [...(query.orderBy ?? []).map((t) => `${fieldExpr(t.field)} ${t.direction === 'desc' ? 'DESC' : 'ASC'}`), 'key ASC'];
-  let sql = `SELECT ${columns} FROM nx_docs WHERE ${parts.map((p) => p.sql).join(' AND ')} ORDER BY ${order.join(', ')}`;
+  let sql = `SELECT ${columns} ${fromSql(indexName)} WHERE ${parts.map((p) => p.sql).join(' AND ')} ORDER BY ${order.join(', ')}`;
   const params = parts.flatMap((p) => p.params);
   if (query.limit !== undefined) {
     sql += ' LIMIT ?';

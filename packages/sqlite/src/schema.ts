@@ -20,9 +20,9 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
         sync_state TEXT NOT NULL,
         server TEXT,
         PRIMARY KEY (collection, key)
-      );
+      ) WITHOUT ROWID;
       CREATE TABLE nx_outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
         collection TEXT NOT NULL,
         key TEXT NOT NULL,
         priority INTEGER NOT NULL,
@@ -36,6 +36,13 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
         key TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL
       ) WITHOUT ROWID;
+      -- The highest outbox seq ever deleted, so that a new seq is greater than every seq handed out
+      -- before (what AUTOINCREMENT guarantees, without its extra page write on every insert).
+      CREATE TABLE nx_outbox_seq (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        deleted_max INTEGER NOT NULL
+      );
+      INSERT INTO nx_outbox_seq (id, deleted_max) VALUES (1, 0);
     `);
   },
 ];

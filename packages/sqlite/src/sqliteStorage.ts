@@ -15,8 +15,8 @@ import type {
   WriteTransaction,
 } from '@nexus-store/core';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate, readFileInfo } from './schema.js';
-import { canQueryInSql, fieldExpr, isSqlField, selectSql, whereSql } from './querySql.js';
-import type { SqlValue } from './querySql.js';
+import { canQueryInSql, fieldExpr, fromSql, isSqlField, pickIndexedField, selectSql, whereSql } from './querySql.js';
+import type { SqlFragment, SqlValue } from './querySql.js';
 import { toStorageError } from './sqliteErrors.js';
 
 export type SqliteDurability = 'normal' | 'full';
@@ -121,7 +121,11 @@ function prepareStatements(db: Database.Database) {
          field_clocks = excluded.field_clocks, sync_state = excluded.sync_state, server = excluded.server`,
     ),
     removeDoc: db.prepare('DELETE FROM nx_docs WHERE collection = ? AND key = ?'),
-    addOutbox: db.prepare('INSERT INTO nx_outbox (collection, key, priority, status, tx_id, entry) VALUES (?, ?, ?, ?, ?, ?)'),
+    addOutbox: db.prepare(
+      `INSERT INTO nx_outbox (seq, collection, key, priority, status, tx_id, entry)
+       VALUES (max(ifnull((SELECT max(seq) FROM nx_outbox), 0), (SELECT deleted_max FROM nx_outbox_seq WHERE id = 1)) + 1, ?, ?, ?, ?, ?, ?)`,
+    ),
+    rememberDeletedSeq: db.prepare('UPDATE nx_outbox_seq SET deleted_max = max(deleted_max, ?) WHERE id = 1'),
     updateOutbox: db.prepare('UPDATE nx_outbox SET collection = ?, key = ?, priority = ?, status = ?, tx_id = ?, entry = ? WHERE seq = ?'),
     deleteOutbox: db.prepare('DELETE FROM nx_outbox WHERE seq = ?'),
     outboxForKeys: db.prepare<[string, string], OutboxRow>(
@@ -146,6 +150,28 @@ class Connection {
 
   constructor(readonly db: Database.Database) {
     this.statements = prepareStatements(db);
+  }
+
+  /** Fields with an expression index, per collection (from `ensureIndexes`), and their index names. */
+  readonly indexes = new Map<string, Map<string, string>>();
+
+  /**
+   * Prepares a query forced onto the index of its best indexed field (see `pickIndexedField`); when
+   * SQLite finds no plan with that index, prepares it without the hint.
+   */
+  prepareWithIndex(collection: string, query: StorageQuery, build: (indexName: string | undefined) => SqlFragment): { statement: Database.Statement; params: SqlValue[] } {
+    const fields = this.indexes.get(collection);
+    const field = pickIndexedField(query, fields ? new Set(fields.keys()) : undefined);
+    if (field !== undefined) {
+      const hinted = build(fields!.get(field));
+      try {
+        return { statement: this.prepare(hinted.sql), params: hinted.params };
+      } catch {
+        // "no query solution": the planner cannot use that index for this query shape.
+      }
+    }
+    const plain = build(undefined);
+    return { statement: this.prepare(plain.sql), params: plain.params };
   }
 
   prepare(sql: string): Database.Statement {
@@ -209,16 +235,19 @@ class SqliteTransaction implements WriteTransaction {
   queryDocs(collection: string, query: StorageQuery): Promise<StoredDoc[]> {
     return this.run((s) => {
       if (!canQueryInSql(query)) return applyQuery(s.allDocs.all(collection).map(rowToDoc), query);
-      const { sql, params } = selectSql(DOC_COLUMNS, collection, query);
-      return (this.connection.prepare(sql).all(...params) as DocRow[]).map(rowToDoc);
+      const statement = this.connection.prepareWithIndex(collection, query, (index) => selectSql(DOC_COLUMNS, collection, query, index));
+      return (statement.statement.all(...statement.params) as DocRow[]).map(rowToDoc);
     });
   }
 
   countDocs(collection: string, where?: StorageQuery['where']): Promise<number> {
     return this.run((s) => {
       if (!canQueryInSql({ where })) return applyQuery(s.allDocs.all(collection).map(rowToDoc), { where }).length;
-      const { sql, params } = whereSql(collection, where);
-      return (this.connection.prepare(`SELECT count(*) AS n FROM nx_docs WHERE ${sql}`).get(...params) as { n: number }).n;
+      const statement = this.connection.prepareWithIndex(collection, { where }, (index) => {
+        const clause = whereSql(collection, where);
+        return { sql: `SELECT count(*) AS n ${fromSql(index)} WHERE ${clause.sql}`, params: clause.params };
+      });
+      return (statement.statement.get(...statement.params) as { n: number }).n;
     });
   }
 
@@ -302,7 +331,11 @@ class SqliteTransaction implements WriteTransaction {
 
   deleteOutbox(seqs: readonly number[]): Promise<void> {
     return this.runWrite((s) => {
-      for (const seq of seqs) s.deleteOutbox.run(seq);
+      let highest = 0;
+      for (const seq of seqs) {
+        if (s.deleteOutbox.run(seq).changes > 0 && seq > highest) highest = seq;
+      }
+      if (highest > 0) s.rememberDeletedSeq.run(highest);
     });
   }
 
@@ -332,7 +365,6 @@ class SqliteStorage implements LocalStorage {
   private readonly queue: Job[] = [];
   private draining = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly indexed = new Set<string>();
 
   constructor(options: SqliteStorageOptions) {
     this.name = options.filename;
@@ -377,6 +409,14 @@ class SqliteStorage implements LocalStorage {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.durability === 'full' ? 'FULL' : 'NORMAL'}`);
       db.pragma('foreign_keys = OFF');
+      // Checkpoint every ~40 MB of WAL instead of ~4 MB: a checkpoint fsyncs and rewrites hot pages
+      // (outbox, metadata) that small transactions touch again and again, so doing it ten times less
+      // often made small awaited writes about 1.5x faster in our measurements. The WAL file is cut back to
+      // journal_size_limit after a checkpoint.
+      db.pragma('wal_autocheckpoint = 10000');
+      db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      db.pragma(`cache_size = ${-16 * 1024}`);
+      db.pragma('temp_store = MEMORY');
       migrate(db);
       return db;
     } catch (error) {
@@ -424,7 +464,6 @@ class SqliteStorage implements LocalStorage {
     if (this.draining || this.queue.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     const connection = this.connection;
     this.connection = null;
-    this.indexed.clear();
     if (connection?.db.open) connection.db.close();
   }
 
@@ -437,16 +476,20 @@ class SqliteStorage implements LocalStorage {
   }
 
   async ensureIndexes(collection: string, fields: readonly string[]): Promise<void> {
-    const missing = fields.filter((field) => isSqlField(field) && !this.indexed.has(`${collection}\u0000${field}`));
+    const known = this.connection?.indexes.get(collection);
+    const missing = fields.filter((field) => isSqlField(field) && !known?.has(field));
     if (missing.length === 0) return;
     await this.enqueue('write', async () => {
-      const db = this.connection!.db;
+      const connection = this.connection!;
+      const db = connection.db;
+      let indexes = connection.indexes.get(collection);
+      if (!indexes) connection.indexes.set(collection, (indexes = new Map()));
       for (const field of missing) {
         const id = createHash('sha1').update(`${collection}\u0000${field}`).digest('hex').slice(0, 20);
         // (collection, value, key) rather than a partial index per collection: the planner then
         // prefers it over the primary key for ranges too, without needing ANALYZE statistics.
         db.exec(`CREATE INDEX IF NOT EXISTS nx_ix_${id} ON nx_docs (collection, ${fieldExpr(field)}, key) WHERE deleted = 0`);
-        this.indexed.add(`${collection}\u0000${field}`);
+        indexes.set(field, `nx_ix_${id}`);
       }
     });
   }

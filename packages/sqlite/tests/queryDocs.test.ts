@@ -1,10 +1,9 @@
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyQuery, matchesWhere } from '@nexus-store/core';
 import type { Comparable, FieldFilter, LocalStorage, OrderTerm, StorageQuery, StoredDoc } from '@nexus-store/core';
 import { sqliteStorage } from '@nexus-store/sqlite';
-import { selectSql } from '../src/querySql.js';
 import { doc, tempFolder } from './helpers.js';
 
 /**
@@ -142,22 +141,42 @@ describe('queryDocs and countDocs agree with applyQuery', () => {
     expect(await plain.read((tx) => tx.countDocs('w', { 'x"y': { gte: 1 } }))).toBe(2);
   });
 
-  it('uses the expression index that ensureIndexes created for an equality filter and an order', async () => {
+  it('drives queries on indexed fields through the expression index that ensureIndexes created', async () => {
     await indexed.ensureIndexes!('people', ['age']);
     const rows = Array.from({ length: 200 }, (_, i) => doc('people', `p${i}`, { age: i % 50, name: `n${i}` }));
     await indexed.write((tx) => tx.putDocs(rows));
-    const query: StorageQuery = { where: { age: { gte: 48 } }, orderBy: [{ field: 'age', direction: 'desc' }], limit: 3 };
-    const got = await indexed.read((tx) => tx.queryDocs('people', query));
-    expect(got.map((d) => d.key)).toEqual(['p149', 'p199', 'p49']);
+    // Capture the SQL the adapter prepares, then ask SQLite for its plan on a second connection.
+    const prepare = vi.spyOn(Database.prototype, 'prepare');
+    const sqlOf = async (query: StorageQuery, count = false) => {
+      prepare.mockClear();
+      if (count) await indexed.read((tx) => tx.countDocs('people', query.where));
+      else await indexed.read((tx) => tx.queryDocs('people', query));
+      return prepare.mock.calls.map((call) => call[0]).find((sql) => sql.includes('nx_docs')) ?? '';
+    };
+    const ranged: StorageQuery = { where: { age: { gte: 48 } }, orderBy: [{ field: 'age', direction: 'desc' }], limit: 3 };
+    expect((await indexed.read((tx) => tx.queryDocs('people', ranged))).map((d) => d.key)).toEqual(['p149', 'p199', 'p49']);
+    // Statements are cached: use fresh query shapes so that prepare() runs.
+    const statements = {
+      equality: await sqlOf({ where: { age: 7 }, limit: 50 }),
+      inList: await sqlOf({ where: { age: { in: [1, 2] } }, limit: 51 }),
+      range: await sqlOf({ where: { age: { gt: 40 } }, limit: 52 }),
+      order: await sqlOf({ orderBy: [{ field: 'age', direction: 'asc' }], limit: 53 }),
+      count: await sqlOf({ where: { age: 8 } }, true),
+      unindexed: await sqlOf({ where: { name: 'n7' }, limit: 54 }),
+    };
+    prepare.mockRestore();
     const db = new Database(folder.file('indexed.db'), { readonly: true });
     try {
-      const plan = (sql: string, params: unknown[]) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join('; ');
-      const select = selectSql('key', 'people', query);
-      expect(plan(select.sql, select.params)).toMatch(/USING INDEX nx_ix_/);
-      const equality = selectSql('key', 'people', { where: { age: 7 } });
-      expect(plan(equality.sql, equality.params)).toMatch(/USING INDEX nx_ix_\w+ \(collection=\? AND <expr>=\?\)/);
-      const unindexed = selectSql('key', 'people', { where: { name: 'n7' } });
-      expect(plan(unindexed.sql, unindexed.params)).not.toMatch(/nx_ix_/);
+      const plan = (sql: string) => {
+        const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 1);
+        return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join('; ');
+      };
+      expect(plan(statements.equality)).toMatch(/USING INDEX nx_ix_\w+ \(collection=\? AND <expr>=\?\)/);
+      expect(plan(statements.inList)).toMatch(/USING INDEX nx_ix_\w+ \(collection=\? AND <expr>=\?\)/);
+      expect(plan(statements.range)).toMatch(/USING INDEX nx_ix_\w+ \(collection=\? AND <expr>>\?\)/);
+      expect(plan(statements.order)).toMatch(/USING INDEX nx_ix_/);
+      expect(plan(statements.count)).toMatch(/USING (COVERING )?INDEX nx_ix_/);
+      expect(plan(statements.unindexed)).not.toMatch(/nx_ix_/);
     } finally {
       db.close();
     }
