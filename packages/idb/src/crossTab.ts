@@ -5,8 +5,13 @@ interface ChangesMessage {
   changes: DocChangeRef[];
 }
 
+const isRef = (ref: unknown): ref is DocChangeRef =>
+  typeof ref === 'object' && ref !== null && typeof (ref as DocChangeRef).collection === 'string' && typeof (ref as DocChangeRef).key === 'string';
+
 function isChangesMessage(value: unknown): value is ChangesMessage {
-  return typeof value === 'object' && value !== null && (value as ChangesMessage).type === 'nexus-store/changes' && Array.isArray((value as ChangesMessage).changes);
+  if (typeof value !== 'object' || value === null) return false;
+  const message = value as ChangesMessage;
+  return message.type === 'nexus-store/changes' && Array.isArray(message.changes) && message.changes.every(isRef);
 }
 
 /** Announces committed document changes to the other connections of one database over a BroadcastChannel. */

@@ -1,4 +1,4 @@
-import { PRIORITY_RANK } from '@nexus-store/core';
+import { InvalidArgumentError, PRIORITY_RANK } from '@nexus-store/core';
 import type {
   DocChangeRef,
   NewOutboxEntry,
@@ -45,7 +45,10 @@ const STATUSES: readonly OutboxStatus[] = ['pending', 'inflight', 'failed', 'con
 const TOP: IDBValidKey = [];
 
 function toOutboxRecord(entry: NewOutboxEntry | OutboxEntry): Omit<OutboxRecord, 'seq'> & { seq?: number } {
-  return { ...entry, rank: PRIORITY_RANK[entry.priority] };
+  const rank = PRIORITY_RANK[entry.priority];
+  // An entry without a rank would be missing from the outbox indexes, so never listed.
+  if (rank === undefined) throw new InvalidArgumentError(`Outbox entry ${entry.mutationId} has an unknown priority "${String(entry.priority)}".`);
+  return { ...entry, rank };
 }
 
 function fromOutboxRecord(record: OutboxRecord): OutboxEntry {

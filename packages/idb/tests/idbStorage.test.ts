@@ -113,6 +113,49 @@ describe('group commit', () => {
   });
 });
 
+describe('outbox', () => {
+  it('updateOutbox with a new priority moves the entry in every order; filters combine', async () => {
+    const storage = fakeStorage(freshFactory());
+    await storage.open();
+    const [a, b, c] = await storage.write(async (tx) => [
+      await tx.addOutbox(entry('a', { priority: 'low', txId: 't1' })),
+      await tx.addOutbox(entry('b', { priority: 'normal', txId: 't1' })),
+      await tx.addOutbox(entry('c', { priority: 'normal' })),
+    ]);
+    const [first] = await storage.read((tx) => tx.listOutbox({ txId: 't1', limit: 1 }));
+    expect(first?.key).toBe('b');
+    const low = (await storage.read((tx) => tx.listOutbox())).find((e) => e.seq === a)!;
+    await storage.write(async (tx) => tx.updateOutbox([{ ...low, priority: 'critical' }]));
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => e.seq)).toEqual([a, b, c]);
+    expect((await storage.read((tx) => tx.listOutbox({ status: 'pending', limit: 2 }))).map((e) => e.key)).toEqual(['a', 'b']);
+    expect((await storage.read((tx) => tx.listOutbox({ txId: 't1', status: 'pending' }))).map((e) => e.key)).toEqual(['a', 'b']);
+    expect(await storage.read((tx) => tx.listOutbox({ txId: 't1', status: 'failed' }))).toEqual([]);
+    expect(await storage.read((tx) => tx.listOutbox({ limit: 0 }))).toEqual([]);
+    await storage.close();
+  });
+
+  it('an entry with an unknown priority is refused (it could never be listed)', async () => {
+    const storage = fakeStorage(freshFactory());
+    await storage.open();
+    const error = await storage.write((tx) => tx.addOutbox(entry('x', { priority: 'urgent' as never }))).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('INVALID_ARGUMENT');
+    expect(await storage.read((tx) => tx.listOutbox())).toEqual([]);
+    await storage.close();
+  });
+
+  it('a value that cannot be stored fails its own write with STORAGE; the rest of its group commits', async () => {
+    const storage = fakeStorage(freshFactory());
+    await storage.open();
+    const results = await Promise.allSettled(
+      ['a', 'bad', 'c'].map((k) => storage.write(async (tx) => tx.putDocs([doc(k, { id: k, fn: k === 'bad' ? () => 1 : 1 })]))),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(codeOf((results[1] as PromiseRejectedResult).reason)).toBe('STORAGE');
+    expect((await storage.read((tx) => tx.queryDocs('items', {}))).map((d) => d.key)).toEqual(['a', 'c']);
+    await storage.close();
+  });
+});
+
 describe('opening, upgrades and closed connections', () => {
   it('operations before open() and after close() fail with CLOSED', async () => {
     const storage = fakeStorage(freshFactory());
