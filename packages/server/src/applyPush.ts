@@ -32,6 +32,7 @@ export async function applyPush(
   now: number,
 ): Promise<MutationResult[]> {
   const results: MutationResult[] = [];
+  await tx.preload?.(clientId, mutations);
   for (const mutation of mutations) {
     results.push(await applyOne(tx, clientId, mutation, collections?.[mutation.collection], now));
   }

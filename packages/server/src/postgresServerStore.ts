@@ -136,14 +136,45 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
         );
         const startVersion = Number(locked.rows[0]!.version);
         let version = startVersion;
+        // Reads are served from a per-transaction cache filled by preload; writes are buffered and
+        // flushed in two multi-row statements before COMMIT. Round trips, not SQL, dominate here.
+        const rowKey = (collection: string, key: string) => `${collection}\u0000${key}`;
+        const dedupKey = (clientId: string, mutationId: string) => `${clientId}\u0000${mutationId}`;
+        const records = new Map<string, ServerRecord | null>();
+        const dedups = new Map<string, number | null>();
+        const pendingRecords = new Map<string, { record: ServerRecord; updatedAt: number }>();
+        const pendingDedup: Array<{ clientId: string; mutationId: string; version: number; createdAt: number }> = [];
         const tx: ServerStoreTransaction = {
+          async preload(clientId, mutations) {
+            const ids = [...new Set(mutations.map((m) => m.mutationId))];
+            const d = await client.query<{ mutation_id: string; version: string }>(
+              `SELECT mutation_id, version FROM ${T.dedup} WHERE tenant = $1 AND client_id = $2 AND mutation_id = ANY($3::text[])`,
+              [tenant, clientId, ids],
+            );
+            for (const id of ids) dedups.set(dedupKey(clientId, id), null);
+            for (const row of d.rows) dedups.set(dedupKey(clientId, row.mutation_id), Number(row.version));
+            const collections = mutations.map((m) => m.collection);
+            const keys = mutations.map((m) => m.key);
+            const r = await client.query<RecordRow>(
+              `SELECT ${RECORD_COLUMNS} FROM ${T.records} WHERE tenant = $1 AND (collection, key) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
+              [tenant, collections, keys],
+            );
+            for (const m of mutations) if (!records.has(rowKey(m.collection, m.key))) records.set(rowKey(m.collection, m.key), null);
+            for (const row of r.rows) records.set(rowKey(row.collection, row.key), toRecord(row));
+          },
           async getDedup(clientId, mutationId) {
+            const cached = dedups.get(dedupKey(clientId, mutationId));
+            if (cached !== undefined) return cached;
             const r = await client.query<{ version: string }>(`SELECT version FROM ${T.dedup} WHERE tenant = $1 AND client_id = $2 AND mutation_id = $3`, [tenant, clientId, mutationId]);
             return r.rows[0] ? Number(r.rows[0].version) : null;
           },
           async getRecord(collection, key) {
+            const cached = records.get(rowKey(collection, key));
+            if (cached !== undefined) return cached;
             const r = await client.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ${T.records} WHERE tenant = $1 AND collection = $2 AND key = $3`, [tenant, collection, key]);
-            return r.rows[0] ? toRecord(r.rows[0]) : null;
+            const found = r.rows[0] ? toRecord(r.rows[0]) : null;
+            records.set(rowKey(collection, key), found);
+            return found;
           },
           async findUniqueOwner(collection, field, value) {
             const r = await client.query<{ key: string }>(`SELECT key FROM ${T.uniques} WHERE tenant = $1 AND collection = $2 AND field = $3 AND value = $4`, [tenant, collection, field, value]);
@@ -154,13 +185,8 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
             return version;
           },
           async putRecord(rec, updatedAt) {
-            await client.query(
-              `INSERT INTO ${T.records} (tenant, ${RECORD_COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-               ON CONFLICT (tenant, collection, key) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, data = EXCLUDED.data,
-               hlc = EXCLUDED.hlc, field_clocks = EXCLUDED.field_clocks, client_id = EXCLUDED.client_id, updated_at = EXCLUDED.updated_at`,
-              [tenant, rec.collection, rec.key, rec.version, rec.deleted, rec.data === null ? null : JSON.stringify(rec.data), rec.hlc,
-                rec.fieldClocks === null ? null : JSON.stringify(rec.fieldClocks), rec.clientId ?? null, updatedAt],
-            );
+            records.set(rowKey(rec.collection, rec.key), rec);
+            pendingRecords.set(rowKey(rec.collection, rec.key), { record: rec, updatedAt });
           },
           async replaceUniques(collection, key, values) {
             await client.query(`DELETE FROM ${T.uniques} WHERE tenant = $1 AND collection = $2 AND key = $3`, [tenant, collection, key]);
@@ -169,10 +195,41 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
             }
           },
           async putDedup(clientId, mutationId, v, createdAt) {
-            await client.query(`INSERT INTO ${T.dedup} (tenant, client_id, mutation_id, version, created_at) VALUES ($1, $2, $3, $4, $5)`, [tenant, clientId, mutationId, v, createdAt]);
+            dedups.set(dedupKey(clientId, mutationId), v);
+            pendingDedup.push({ clientId, mutationId, version: v, createdAt });
           },
         };
+        const flush = async () => {
+          if (pendingRecords.size > 0) {
+            const rows = [...pendingRecords.values()];
+            await client.query(
+              `INSERT INTO ${T.records} (tenant, ${RECORD_COLUMNS}, updated_at)
+               SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+               ON CONFLICT (tenant, collection, key) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted, data = EXCLUDED.data,
+               hlc = EXCLUDED.hlc, field_clocks = EXCLUDED.field_clocks, client_id = EXCLUDED.client_id, updated_at = EXCLUDED.updated_at`,
+              [
+                tenant,
+                rows.map((x) => x.record.collection),
+                rows.map((x) => x.record.key),
+                rows.map((x) => x.record.version),
+                rows.map((x) => x.record.deleted),
+                rows.map((x) => (x.record.data === null ? null : JSON.stringify(x.record.data))),
+                rows.map((x) => x.record.hlc),
+                rows.map((x) => (x.record.fieldClocks === null ? null : JSON.stringify(x.record.fieldClocks))),
+                rows.map((x) => x.record.clientId ?? null),
+                rows.map((x) => x.updatedAt),
+              ],
+            );
+          }
+          if (pendingDedup.length > 0) {
+            await client.query(
+              `INSERT INTO ${T.dedup} (tenant, client_id, mutation_id, version, created_at) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])`,
+              [tenant, pendingDedup.map((x) => x.clientId), pendingDedup.map((x) => x.mutationId), pendingDedup.map((x) => x.version), pendingDedup.map((x) => x.createdAt)],
+            );
+          }
+        };
         const result = await fn(tx);
+        await flush();
         if (version !== startVersion) {
           await client.query(`UPDATE ${T.tenants} SET version = $2 WHERE tenant = $1`, [tenant, version]);
           // Delivered by PostgreSQL at COMMIT, to every instance that LISTENs (this one included).

@@ -14,6 +14,11 @@ export interface StoredUser {
  * Everything done through it commits or rolls back together.
  */
 export interface ServerStoreTransaction {
+  /**
+   * Optional: load the dedup entries and records a batch will ask for in a few round trips, before the
+   * per-mutation calls (a networked database would otherwise pay one round trip per call).
+   */
+  preload?(clientId: string, mutations: ReadonlyArray<{ mutationId: string; collection: string; key: string }>): Promise<void>;
   /** The version the first application of (clientId, mutationId) produced, or null. */
   getDedup(clientId: string, mutationId: string): Promise<number | null>;
   getRecord(collection: string, key: string): Promise<ServerRecord | null>;

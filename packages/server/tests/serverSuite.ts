@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -48,6 +50,25 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       expect((await client.pull('3')).body).toEqual({ changes: [], cursor: '3', hasMore: false });
     });
 
+    it('answers GET /health, and serves the same protocol through fetch (Request → Response) and a mounted Node handler', async () => {
+      const { server, url, token } = await start();
+      const health = await fetch(`${url}/health`);
+      expect([health.status, await health.json()]).toEqual([200, { status: 'ok', store: name === 'SQLite' ? 'sqlite' : 'postgres' }]);
+      const viaFetch = await server.fetch(new Request('http://in-process/sync/push', {
+        method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ clientId: 'client-a', mutations: [mutation({ key: 'f' })] }),
+      }));
+      expect(((await viaFetch.json()) as any).results[0]).toMatchObject({ status: 'applied', version: 1 });
+      const host = createServer((req, res) => (req.url?.startsWith('/api/') ? ((req.url = req.url.slice(4)), server.handler(req, res)) : res.writeHead(418).end()));
+      await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+      try {
+        const mounted = api(`http://127.0.0.1:${(host.address() as AddressInfo).port}/api`, token);
+        expect((await mounted.pullAll()).map((r: any) => r.key)).toEqual(['f']);
+      } finally {
+        host.closeAllConnections();
+        await new Promise((r) => host.close(r));
+      }
+    });
+
     it('answers a replayed mutation as duplicate with its first version and applies it once', async () => {
       const { client } = await start();
       const m = mutation({ key: 'x' });
@@ -60,6 +81,17 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       ]);
       const all = await client.pullAll();
       expect(all.map((r: any) => [r.key, r.version])).toEqual([['x', 1], ['y', 2]]);
+      // Within one batch: a repeated mutation is a duplicate, and a later write sees an earlier one.
+      const fresh = mutation({ key: 'z' });
+      const next = mutation({ key: 'z', baseVersion: 3, data: { name: 'z2' } });
+      const stale = mutation({ key: 'z', baseVersion: 0, data: { name: 'z3' } });
+      expect((await client.push([fresh, fresh, next, stale])).body.results).toEqual([
+        { mutationId: fresh.mutationId, status: 'applied', version: 3 },
+        { mutationId: fresh.mutationId, status: 'duplicate', version: 3 },
+        { mutationId: next.mutationId, status: 'applied', version: 4 },
+        { mutationId: stale.mutationId, status: 'conflict', reason: 'version', current: expect.objectContaining({ key: 'z', version: 4, data: { name: 'z2' } }) },
+      ]);
+      expect((await client.pullAll()).map((r: any) => [r.key, r.version, r.data])).toEqual([['x', 1, { name: expect.any(String) }], ['y', 2, { name: expect.any(String) }], ['z', 4, { name: 'z2' }]]);
     });
 
     it('answers a stale baseVersion with a version conflict carrying the current record, and stores nothing', async () => {
