@@ -30,6 +30,10 @@ export interface TxContext {
   finished: boolean;
   /** The first failed write request: the transaction aborts, and later calls report this error. */
   failure?: unknown;
+  /** The seq of this transaction's first outbox insert (from the key generator), once known. */
+  firstSeq?: Promise<number>;
+  /** The last seq handed out in this transaction. */
+  lastSeq?: number;
 }
 
 interface OutboxRecord extends OutboxEntry {
@@ -187,11 +191,26 @@ export class IdbWriteTransaction extends IdbReadTransaction implements WriteTran
     });
   }
 
+  /**
+   * The first insert of a transaction takes its seq from the key generator (one round trip); later
+   * ones in the same transaction continue from it with explicit keys, pipelined. The readwrite
+   * transaction holds the outbox alone, and an explicit key moves the generator past it, so seqs
+   * stay unique and increasing, in this tab and every other.
+   */
   addOutbox(entry: NewOutboxEntry): Promise<number> {
     return this.guard(async () => {
       const record = toOutboxRecord(entry);
       delete record.seq;
-      return (await requestResult(this.store(OUTBOX).add(record))) as number;
+      const store = this.store(OUTBOX);
+      if (this.ctx.firstSeq === undefined) {
+        this.ctx.firstSeq = requestResult(store.add(record)).then((seq) => (this.ctx.lastSeq = seq as number));
+        return this.ctx.firstSeq;
+      }
+      await this.ctx.firstSeq;
+      const seq = this.ctx.lastSeq! + 1;
+      this.ctx.lastSeq = seq;
+      this.issue(store.add({ ...record, seq }));
+      return seq;
     });
   }
 

@@ -134,6 +134,27 @@ describe('outbox', () => {
     await storage.close();
   });
 
+  it('seqs stay unique and increasing across transactions, deletes and concurrent inserts in one callback', async () => {
+    const factory = freshFactory();
+    const storage = fakeStorage(factory);
+    await storage.open();
+    const first = await storage.write(async (tx) => Promise.all(['a', 'b', 'c', 'd'].map((k) => tx.addOutbox(entry(k)))));
+    expect(new Set(first).size).toBe(4);
+    await storage.write(async (tx) => tx.deleteOutbox(first));
+    const other = fakeStorage(factory);
+    await other.open();
+    const [x, y] = await Promise.all([
+      other.write(async (tx) => [await tx.addOutbox(entry('x')), await tx.addOutbox(entry('x2'))]),
+      storage.write(async (tx) => tx.addOutbox(entry('y'))),
+    ]);
+    const all = [...first, ...x, y];
+    expect(new Set(all).size).toBe(all.length);
+    expect(Math.min(...x, y)).toBeGreaterThan(Math.max(...first));
+    expect(x[1]).toBeGreaterThan(x[0]!);
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => e.key).sort()).toEqual(['x', 'x2', 'y']);
+    await Promise.all([storage.close(), other.close()]);
+  });
+
   it('an entry with an unknown priority is refused (it could never be listed)', async () => {
     const storage = fakeStorage(freshFactory());
     await storage.open();
