@@ -61,9 +61,29 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   } catch {
     throw new BodyError(400, 'INVALID_JSON', 'The request body is not valid UTF-8.');
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (error) {
     throw new BodyError(400, 'INVALID_JSON', `The request body is not valid JSON: ${(error as Error).message}`);
   }
+  if (depthExceeds(value, MAX_DEPTH)) throw new BodyError(400, 'TOO_DEEP', `The request body nests deeper than ${MAX_DEPTH} levels.`);
+  return value;
+}
+
+/** JSON nesting allowed in a body; deeper values would overflow the stack when stored (JSON.stringify recurses). */
+const MAX_DEPTH = 64;
+
+/** Iterative, so a hostile body cannot overflow the stack here either. */
+function depthExceeds(root: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }

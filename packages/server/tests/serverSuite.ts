@@ -252,6 +252,7 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
         ['too many mutations', JSON.stringify({ clientId: 'client-a', mutations: Array.from({ length: 6 }, () => mutation()) }), 413, 'TOO_MANY_MUTATIONS'],
         ['key too long', JSON.stringify({ clientId: 'client-a', mutations: [mutation({ key: 'k'.repeat(17) })] }), 400, 'KEY_TOO_LONG'],
         ['mixed client ids', JSON.stringify({ clientId: 'client-a', mutations: [mutation({ clientId: 'client-z' })] }), 400, 'VALIDATION'],
+        ['deeply nested data', `{"clientId":"client-a","mutations":[${JSON.stringify(mutation()).replace('"data":{', `"data":{"deep":${'{"a":'.repeat(1500)}1${'}'.repeat(1500)},`)}]}`, 400, 'TOO_DEEP'],
         ['negative baseVersion', JSON.stringify({ clientId: 'client-a', mutations: [mutation({ baseVersion: -1 })] }), 400, 'VALIDATION'],
       ];
       for (const [label, body, status, code, headers] of cases) {
