@@ -86,7 +86,7 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
     await next();
   });
 
-  app.get('/health', async (c) => c.json({ status: 'ok', store: store.kind }));
+  app.get('/health', async (c) => c.json({ status: 'ok', store: store.kind, eventStreams: hub.size }));
 
   app.post('/auth/login', async (c) => {
     const parsed = loginBodySchema.safeParse(await readJsonBody(c.req.raw, limits.maxBodyBytes));

@@ -53,7 +53,7 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
     it('answers GET /health, and serves the same protocol through fetch (Request → Response) and a mounted Node handler', async () => {
       const { server, url, token } = await start();
       const health = await fetch(`${url}/health`);
-      expect([health.status, await health.json()]).toEqual([200, { status: 'ok', store: name === 'SQLite' ? 'sqlite' : 'postgres' }]);
+      expect([health.status, await health.json()]).toEqual([200, { status: 'ok', store: name === 'SQLite' ? 'sqlite' : 'postgres', eventStreams: 0 }]);
       const viaFetch = await server.fetch(new Request('http://in-process/sync/push', {
         method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ clientId: 'client-a', mutations: [mutation({ key: 'f' })] }),
       }));
@@ -202,6 +202,9 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       await other;
       // The first event is the connect poke; had t1's poke leaked, the second would be version 2.
       expect(otherSeen).toEqual([{ version: 0 }, { version: 1 }]);
+      // Both clients hung up: the server forgets their streams.
+      for (let i = 0; i < 200 && ((await (await fetch(`${url}/health`)).json()) as any).eventStreams !== 0; i++) await new Promise((r) => setImmediate(r));
+      expect(((await (await fetch(`${url}/health`)).json()) as any).eventStreams).toBe(0);
     });
 
     it('logs in users added through the admin API and refuses bad credentials and bad tokens', async () => {
