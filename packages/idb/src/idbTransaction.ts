@@ -133,11 +133,17 @@ export class IdbReadTransaction implements ReadTransaction {
   getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
     return this.guard(async () => {
       const index = this.store(OUTBOX).index('record');
-      const perKey = await allOrFirstError([...new Set(keys)].map((key) => requestResult(index.getAll([collection, key])) as Promise<OutboxRecord[]>));
-      return perKey
-        .flat()
-        .sort((a, b) => a.seq - b.seq)
-        .map(fromOutboxRecord);
+      const wanted = [...new Set(keys)];
+      let records: OutboxRecord[];
+      if (wanted.length > 16) {
+        // Many keys (saveAll): one read of the collection's entries beats one request per key.
+        const set = new Set(wanted);
+        const all = (await requestResult(index.getAll(this.ctx.keyRange.bound([collection], [collection, TOP])))) as OutboxRecord[];
+        records = all.filter((r) => set.has(r.key));
+      } else {
+        records = (await allOrFirstError(wanted.map((key) => requestResult(index.getAll([collection, key])) as Promise<OutboxRecord[]>))).flat();
+      }
+      return records.sort((a, b) => a.seq - b.seq).map(fromOutboxRecord);
     });
   }
 

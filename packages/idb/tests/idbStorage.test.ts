@@ -155,6 +155,21 @@ describe('outbox', () => {
     await Promise.all([storage.close(), other.close()]);
   });
 
+  it('getOutboxForKeys with many keys (one collection read) gives the same entries as per-key reads', async () => {
+    const storage = fakeStorage(freshFactory());
+    await storage.open();
+    await storage.write(async (tx) => {
+      for (let i = 0; i < 40; i++) await tx.addOutbox(entry(`k${i % 25}`, { collection: i % 5 === 0 ? 'other' : 'items' }));
+    });
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+    const many = await storage.read((tx) => tx.getOutboxForKeys('items', keys));
+    const few = (await storage.read((tx) => Promise.all(keys.map((k) => tx.getOutboxForKeys('items', [k]))))).flat().sort((a, b) => a.seq - b.seq);
+    expect(many).toEqual(few);
+    expect(many.every((e) => e.collection === 'items' && keys.includes(e.key))).toBe(true);
+    expect(many.length).toBeGreaterThan(16);
+    await storage.close();
+  });
+
   it('an entry with an unknown priority is refused (it could never be listed)', async () => {
     const storage = fakeStorage(freshFactory());
     await storage.open();
