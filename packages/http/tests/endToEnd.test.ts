@@ -89,8 +89,8 @@ for (const backend of [sqliteBackend, ...(pgUp ? [postgresBackend] : [])]) {
         for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
       });
 
-      async function serverOn(store: ServerStore): Promise<{ server: SyncServer; url: string }> {
-        const server = createSyncServer({ database: store, auth: { jwtSecret: SECRET }, logger: silentLogger });
+      async function serverOn(store: ServerStore, collections?: Parameters<typeof createSyncServer>[0]['collections']): Promise<{ server: SyncServer; url: string }> {
+        const server = createSyncServer({ database: store, auth: { jwtSecret: SECRET }, logger: silentLogger, collections });
         closers.push(() => server.close());
         return { server, url: (await server.listen(0, '127.0.0.1')).url };
       }
@@ -110,7 +110,7 @@ for (const backend of [sqliteBackend, ...(pgUp ? [postgresBackend] : [])]) {
           autoSync: options.live ? { live: true, onWrite: false } : false,
         });
         closers.push(() => nexus.close());
-        const contacts = nexus.store<Contact, string>('contacts', { schema: Contact, key: 'id', conflict: 'lastWriteWins' });
+        const contacts = nexus.store<Contact, string>('contacts', { schema: Contact, key: 'id', conflict: 'lastWriteWins', unique: ['phone'] });
         return { nexus, contacts, connectivity };
       }
 
@@ -147,6 +147,44 @@ for (const backend of [sqliteBackend, ...(pgUp ? [postgresBackend] : [])]) {
         expect(sort(onA).map((c) => c.id)).toEqual(['a-only', 'b-only', 'c1']);
         expect(await a.nexus.pending()).toEqual([]);
         expect(await b.nexus.pending()).toEqual([]);
+      });
+
+      it('unique values across devices: the first committed record wins and both devices keep one record', async () => {
+        const db = backend.open();
+        closers.push(db.cleanup);
+        const { server, url } = await serverOn(db.store(), { contacts: { unique: ['phone'], schema: Contact } });
+        const token = await server.issueToken('alice', { tenant: 'acme' });
+        const a = await device(() => url, token);
+        const b = await device(() => url, token);
+        await a.contacts.save({ id: 'first', name: 'Ada', phone: '555-0100' });
+        await b.contacts.save({ id: 'second', name: 'Ada L.', phone: '555-0100' });
+        await a.nexus.sync();
+        await b.nexus.sync();
+        await a.nexus.sync();
+        const sort = (xs: Contact[]) => [...xs].sort((x, y) => x.id.localeCompare(y.id));
+        const onA = sort(await a.contacts.getAll());
+        const onB = sort(await b.contacts.getAll());
+        expect(onA).toEqual(onB);
+        expect(onA.map((c) => c.id)).toEqual(['first']);
+        expect(await b.nexus.pending()).toEqual([]);
+      });
+
+      it('a record the server schema refuses becomes a failed mutation and does not block the others', async () => {
+        const db = backend.open();
+        closers.push(db.cleanup);
+        const strict = z.object({ id: z.string(), name: z.string().min(3) });
+        const { server, url } = await serverOn(db.store(), { contacts: { schema: strict } });
+        const token = await server.issueToken('alice', { tenant: 'acme' });
+        const a = await device(() => url, token);
+        await a.contacts.save({ id: 'short', name: 'Al' });
+        await a.contacts.save({ id: 'fine', name: 'Alice' });
+        const report = await a.nexus.sync();
+        expect(report).toMatchObject({ rejected: 1 });
+        const failed = await a.nexus.failed();
+        expect(failed.map((f) => [f.key, f.lastError?.code])).toEqual([['short', 'VALIDATION']]);
+        const b = await device(() => url, token);
+        await b.nexus.sync();
+        expect((await b.contacts.getAll()).map((c) => c.id)).toEqual(['fine']);
       });
 
       it('a push whose response is lost is applied once', async () => {
