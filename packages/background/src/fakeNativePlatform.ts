@@ -19,6 +19,8 @@ export const ANDROID_MIN_PERIODIC_INTERVAL = 15 * MINUTE;
 /** WorkManager's WorkRequest.MIN_BACKOFF_MILLIS and MAX_BACKOFF_MILLIS. */
 export const ANDROID_MIN_BACKOFF = 10_000;
 export const ANDROID_MAX_BACKOFF = 5 * 60 * MINUTE;
+/** Retries of a native replay before it gives up (NexusSyncWorker.MAX_NATIVE_RETRIES). */
+export const MAX_NATIVE_REPLAY_RETRIES = 5;
 
 export type FakeAppState = 'foreground' | 'background' | 'terminated';
 
@@ -333,7 +335,9 @@ export class FakeNativePlatform {
       status = this.options.replay ? await this.options.replay(snapshot).catch(() => null) : 200;
     }
     const ok = status !== null && status >= 200 && status < 300;
-    const result: NativeRunResult = ok ? { result: 'success' } : { result: 'retry', retryAfterMs: 0, attempt: event.attempt + 1 };
+    // Like the Kotlin worker: 4xx is final, 5xx/no response is retried at most MAX_NATIVE_REPLAY_RETRIES times.
+    const final = status !== null && status >= 400 && status < 500;
+    const result: NativeRunResult = ok ? { result: 'success' } : final || event.attempt >= MAX_NATIVE_REPLAY_RETRIES ? { result: 'failure' } : { result: 'retry', retryAfterMs: 15 * MINUTE, attempt: event.attempt + 1 };
     this.nativeRuns.push({ runId: event.runId, kind: event.kind, startedAt, finishedAt: this.now(), result: result.result, httpStatus: status, mutationCount: snapshot?.body.mutations.length ?? 0 });
     if (this.running.has(event.runId)) this.finish(event.runId, result);
   }

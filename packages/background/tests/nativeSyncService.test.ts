@@ -166,6 +166,30 @@ describe('WorkManagerSyncService (Android) on the fake WorkManager', () => {
     expect(await service.takeNativeRuns()).toHaveLength(2);
   });
 
+  it('a replay answered 401 is final; 5xx is retried with native backoff at most 5 times', async () => {
+    const statuses = [401, 503, 503, 503, 503, 503, 503, 503];
+    const platform = new FakeNativePlatform({ platform: 'android', whenTerminated: 'replay', replay: async () => statuses.shift() ?? 200 });
+    const service = new WorkManagerSyncService(platform.bridge, { logger: silentLogger });
+    service.registerTask(scriptedTask([]));
+    await service.initialize({ backoff: { initialDelay: 10_000 } });
+    await service.scheduleSync();
+    await service.setPushSnapshot({ url: 'https://api.example/sync/push', headers: {}, body: { clientId: 'c1', mutations: [{ mutationId: 'm1' } as never] }, updatedAt: 1 });
+    platform.terminate();
+    await vi.advanceTimersByTimeAsync(15 * MINUTE);
+    await vi.advanceTimersByTimeAsync(15 * MINUTE);
+    await vi.advanceTimersByTimeAsync(10 * MINUTE);
+    const results = (await service.takeNativeRuns()).map((r) => [r.httpStatus, r.result]);
+    expect(results).toEqual([
+      [401, 'failure'],
+      [503, 'retry'],
+      [503, 'retry'],
+      [503, 'retry'],
+      [503, 'retry'],
+      [503, 'retry'],
+      [503, 'failure'],
+    ]);
+  });
+
   it('React Native headless JS runs the TypeScript sync while the app is terminated', async () => {
     const platform = new FakeNativePlatform({ platform: 'android', whenTerminated: 'headless' });
     const foreground = new WorkManagerSyncService(platform.bridge, { logger: silentLogger });
