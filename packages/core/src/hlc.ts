@@ -13,6 +13,20 @@ export function formatHlc(wall: number, counter: number, node: string): string {
   return `${String(wall).padStart(WALL_WIDTH, '0')}:${String(counter).padStart(COUNTER_WIDTH, '0')}:${node}`;
 }
 
+/** formatHlc with the wall part cached: ticks within one millisecond reuse it. */
+function makeFormatter(node: string): (wall: number, counter: number) => string {
+  let lastWall = -1;
+  let prefix = '';
+  const suffix = `:${node}`;
+  return (wall, counter) => {
+    if (wall !== lastWall) {
+      lastWall = wall;
+      prefix = `${String(wall).padStart(WALL_WIDTH, '0')}:`;
+    }
+    return prefix + String(counter).padStart(COUNTER_WIDTH, '0') + suffix;
+  };
+}
+
 export function parseHlc(hlc: string): { wall: number; counter: number; node: string } | undefined {
   const first = hlc.indexOf(':');
   const second = hlc.indexOf(':', first + 1);
@@ -37,6 +51,7 @@ export function maxHlc(a: string | null | undefined, b: string | null | undefine
 export class HybridLogicalClock {
   private wall = 0;
   private counter = 0;
+  private readonly format: (wall: number, counter: number) => string;
 
   constructor(
     private readonly node: string,
@@ -44,6 +59,7 @@ export class HybridLogicalClock {
     last?: string,
   ) {
     if (node.includes(':')) throw new Error('HLC node id must not contain ":"');
+    this.format = makeFormatter(node);
     if (last) this.receive(last);
   }
 
@@ -56,7 +72,7 @@ export class HybridLogicalClock {
     } else {
       this.counter++;
     }
-    return formatHlc(this.wall, this.counter, this.node);
+    return this.format(this.wall, this.counter);
   }
 
   /** Moves the clock past a timestamp seen from elsewhere. */
@@ -73,6 +89,6 @@ export class HybridLogicalClock {
 
   /** The latest timestamp issued or received (without advancing). */
   get last(): string {
-    return formatHlc(this.wall, this.counter, this.node);
+    return this.format(this.wall, this.counter);
   }
 }

@@ -66,8 +66,9 @@ export class LocalWriter {
     const hlc = this.hlc.tick();
     const data = op.type === 'upsert' ? op.data : null;
     const fields = op.type === 'upsert' && prevData ? changedFields(prevData, data) : null;
-    const fieldClocks: Record<string, string> = { ...(prev?.fieldClocks ?? {}) };
-    for (const field of fields ?? Object.keys(data ?? {})) fieldClocks[field] = hlc;
+    const fieldClocks: Record<string, string> = prev?.fieldClocks ? { ...prev.fieldClocks } : {};
+    if (fields) for (const field of fields) fieldClocks[field] = hlc;
+    else if (data) for (const field in data) fieldClocks[field] = hlc;
     const next = await this.queue.enqueue(tx, entries, {
       collection: op.collection,
       key: op.key,

@@ -53,6 +53,7 @@ export class PrioritySyncQueue {
    * entries (ordered by seq); the returned list is the record's entries afterwards.
    */
   async enqueue(tx: WriteTransaction, entries: OutboxEntry[], write: LocalWrite): Promise<OutboxEntry[]> {
+    if (entries.length === 0) return [await this.add(tx, write, write.changedFields, write.priority, write.baseVersion)];
     const failed = entries.filter((e) => e.status === 'failed');
     const live = entries.filter((e) => e.status !== 'failed');
     let carriedFields: string[] | null = write.changedFields;
@@ -94,13 +95,17 @@ export class PrioritySyncQueue {
     }
 
     await this.bumpEarlier(tx, live, priority);
+    return [...live, await this.add(tx, write, carriedFields, priority, baseVersion)];
+  }
+
+  private async add(tx: WriteTransaction, write: LocalWrite, changedFields: string[] | null, priority: SyncPriority, baseVersion: number): Promise<OutboxEntry> {
     const entry: NewOutboxEntry = {
       mutationId: this.newMutationId(),
       collection: write.collection,
       key: write.key,
       op: write.op,
       data: write.data,
-      changedFields: carriedFields,
+      changedFields,
       baseVersion,
       hlc: write.hlc,
       fieldClocks: write.fieldClocks,
@@ -113,7 +118,7 @@ export class PrioritySyncQueue {
       createdAt: this.now(),
     };
     const seq = await tx.addOutbox(entry);
-    return [...live, { ...entry, seq }];
+    return Object.assign(entry, { seq });
   }
 
   /** Keeps earlier entries of a record at least as urgent as a later one, so they are pushed first. */
