@@ -89,8 +89,8 @@ for (const backend of [sqliteBackend, ...(pgUp ? [postgresBackend] : [])]) {
         for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
       });
 
-      async function serverOn(store: ServerStore, collections?: Parameters<typeof createSyncServer>[0]['collections']): Promise<{ server: SyncServer; url: string }> {
-        const server = createSyncServer({ database: store, auth: { jwtSecret: SECRET }, logger: silentLogger, collections });
+      async function serverOn(store: ServerStore, collections?: Parameters<typeof createSyncServer>[0]['collections'], now?: () => number): Promise<{ server: SyncServer; url: string }> {
+        const server = createSyncServer({ database: store, auth: { jwtSecret: SECRET }, logger: silentLogger, collections, now });
         closers.push(() => server.close());
         return { server, url: (await server.listen(0, '127.0.0.1')).url };
       }
@@ -185,6 +185,30 @@ for (const backend of [sqliteBackend, ...(pgUp ? [postgresBackend] : [])]) {
         const b = await device(() => url, token);
         await b.nexus.sync();
         expect((await b.contacts.getAll()).map((c) => c.id)).toEqual(['fine']);
+      });
+
+      it('after server compaction, a device with an expired cursor resyncs and drops what was deleted meanwhile', async () => {
+        const db = backend.open();
+        closers.push(db.cleanup);
+        let now = Date.now();
+        const { server, url } = await serverOn(db.store(), undefined, () => now);
+        const token = await server.issueToken('alice', { tenant: 'acme' });
+        const a = await device(() => url, token);
+        const b = await device(() => url, token);
+        await a.contacts.saveAll([{ id: 'keep', name: 'Keep' }, { id: 'drop', name: 'Drop' }, { id: 'pad', name: 'Pad' }]);
+        await a.nexus.sync();
+        await b.nexus.sync();
+        await a.contacts.save({ id: 'pad', name: 'Pad 2' });
+        await a.nexus.sync();
+        await b.nexus.sync(); // b's cursor is now past the first versions
+        await a.contacts.delete('drop');
+        await a.contacts.save({ id: 'new', name: 'New' });
+        await a.nexus.sync();
+        now += 60_000;
+        expect((await server.compact({ olderThanMs: 1000 })).tombstones).toBe(1);
+        await b.nexus.sync();
+        const ids = (await b.contacts.getAll()).map((c) => c.id).sort();
+        expect(ids).toEqual(['keep', 'new', 'pad']);
       });
 
       it('a push whose response is lost is applied once', async () => {
