@@ -176,7 +176,10 @@ class NexusImpl implements Nexus, StoreHost {
     this.retryOptions = resolveRetryOptions(options.retry);
     const auto = options.autoSync;
     this.autoSync = auto ? { intervalMs: 0, onWrite: true, debounceMs: 50, live: true, ...(auto === true ? {} : auto) } : null;
-    const newMutationId = () => `${this.clientId}.${this.hlc.tick()}`;
+    // Tabs or processes sharing one database share the client id and may tick the same HLC value,
+    // so each Nexus instance adds its own session tag to keep mutation ids unique.
+    const session = randomId(random).slice(0, 8);
+    const newMutationId = () => `${this.clientId}.${session}.${this.hlc.tick()}`;
     this.queue = new PrioritySyncQueue(newMutationId, clock.now);
     this.writer = new LocalWriter(this.queue, hlc);
     this.statusSubject = new BehaviorSubject<SyncStatus>({
@@ -593,7 +596,7 @@ export async function createNexus(options: NexusOptions): Promise<Nexus> {
     });
     const hlc = new HybridLogicalClock(clientId, clock.now, lastHlc);
     const nexus = new NexusImpl(storage, clientId, hlc, options, clock, random, options.connectivity ?? alwaysOnline);
-    const queue = new PrioritySyncQueue(() => `${clientId}.${hlc.tick()}`, clock.now);
+    const queue = new PrioritySyncQueue(() => `${clientId}.recover.${hlc.tick()}`, clock.now);
     await storage.write((tx) => queue.recoverInflight(tx));
     nexus.start();
     return nexus;

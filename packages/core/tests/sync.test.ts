@@ -261,4 +261,18 @@ describe('sync engine', () => {
     await a.nexus.close();
     await b.nexus.close();
   });
+
+  it('two instances on one database (two tabs) at the same instant still get distinct mutation ids', async () => {
+    const clock = fakeClock();
+    const remote = createMemoryRemote();
+    const tab1 = await device(remote, { clock });
+    const tab2 = await device(remote, { clock, state: tab1.state });
+    expect(tab2.nexus.clientId).toBe(tab1.nexus.clientId);
+    await tab1.contacts.save({ id: 'a', name: 'from tab 1' });
+    await tab2.contacts.save({ id: 'b', name: 'from tab 2' });
+    const ids = (await tab1.nexus.pending()).map((p) => p.id);
+    expect(new Set(ids).size).toBe(2);
+    await tab1.nexus.sync();
+    expect(remote.records().map((r) => r.key).sort()).toEqual(['a', 'b']);
+  });
 });
