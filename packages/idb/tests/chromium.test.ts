@@ -80,6 +80,19 @@ describe.skipIf(skip)('idbStorage in headless Chromium', () => {
       }
     });
 
+    it('a lock held by a tab that goes away is released to the waiting tab', async () => {
+      const lockDb = `lock-${Date.now()}`;
+      const [holder, waiter] = [await session.newPage(), await session.newPage()];
+      for (const tab of [holder, waiter]) await tab.evaluate((n) => (globalThis as unknown as Api).nexusIdb.openShared(n), lockDb);
+      await holder.evaluate(() => (globalThis as unknown as Api).nexusIdb.holdLockForever('sync'));
+      await waiter.evaluate(() => (globalThis as unknown as Api).nexusIdb.requestLock('sync'));
+      // The holder never releases, so the waiter cannot have been granted the lock yet.
+      expect(await waiter.evaluate(() => (globalThis as unknown as Api).nexusIdb.lockState())).toEqual({ requested: true, granted: false });
+      await holder.close();
+      await waiter.waitForFunction(() => (globalThis as unknown as Api).nexusIdb.lockState().granted);
+      await waiter.close();
+    });
+
     it('lock() with the same name never runs in two tabs at once (Web Locks)', async () => {
       const run = (tab: Page, id: string) => tab.evaluate(([t]) => (globalThis as unknown as Api).nexusIdb.lockRounds('sync', t!, 8), [id]);
       const [a, b] = await Promise.all([run(tabA, 'A'), run(tabB, 'B')]);

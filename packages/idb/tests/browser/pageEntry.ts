@@ -58,6 +58,7 @@ const watched: (Contact | undefined)[] = [];
 const watchWaiters: (() => void)[] = [];
 const received: DocChangeRef[] = [];
 const waiters: (() => void)[] = [];
+const lockState = { requested: false, granted: false };
 
 const api = {
   caseNames: (): string[] => cases.map((c) => c.name),
@@ -103,6 +104,26 @@ const api = {
     const [doc] = await shared!.read((tx) => tx.getDocs(collection, [key]));
     return doc?.data;
   },
+
+  /** Takes the lock and never gives it back (until the page goes away). */
+  async holdLockForever(lockName: string): Promise<void> {
+    await new Promise<void>((acquired) => {
+      void shared!.lock(lockName, () => {
+        acquired();
+        return new Promise<never>(() => undefined);
+      });
+    });
+  },
+
+  /** Asks for the lock; `lockState()` tells whether it was granted. */
+  requestLock(lockName: string): void {
+    lockState.requested = true;
+    void shared!.lock(lockName, async () => {
+      lockState.granted = true;
+    });
+  },
+
+  lockState: () => ({ ...lockState }),
 
   /**
    * Takes the lock `rounds` times. Inside, it marks the database as held by this tab, yields to the
