@@ -12,7 +12,7 @@ import { describeError } from './syncServiceBase.js';
 /** What background sync needs from a Nexus: `sync()` (push then pull), and optionally its status. */
 export interface SyncTarget {
   sync(options?: { signal?: AbortSignal }): Promise<unknown>;
-  /** When present, a change refreshes the native push snapshot. */
+  /** When present, a change of its `pending` count refreshes the native push snapshot. */
   readonly status$?: { subscribe(observer: (value: unknown) => void): { unsubscribe(): void } };
 }
 
@@ -215,7 +215,17 @@ export async function createBackgroundSync(options: CreateBackgroundSyncOptions)
     }
     await refreshPushSnapshot();
   }
-  const subscription = options.push && options.nexus.status$ ? options.nexus.status$.subscribe(() => void refreshPushSnapshot()) : undefined;
+  // Rewrite the snapshot when the number of pending mutations changes (every status when it has no count).
+  let lastPending: unknown = Symbol('none');
+  const subscription =
+    options.push && options.nexus.status$
+      ? options.nexus.status$.subscribe((status) => {
+          const pending = (status as { pending?: unknown } | null)?.pending;
+          if (typeof pending === 'number' && pending === lastPending) return;
+          lastPending = pending;
+          void refreshPushSnapshot();
+        })
+      : undefined;
 
   if (options.autoSchedule !== false && service.config?.enabled) await service.scheduleSync();
 

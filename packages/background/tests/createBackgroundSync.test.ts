@@ -101,7 +101,8 @@ describe('createBackgroundSync with a real Nexus', () => {
     const bg = await createBackgroundSync({ nexus, storage, service, push, logger: silentLogger });
     await contacts.save({ id: 'c1', name: 'Ada' });
     await contacts.save({ id: 'c2', name: 'Grace' }, 'high');
-    await bg.refreshPushSnapshot();
+    // nexus.status$ reports the new pending count: the snapshot follows without an explicit refresh.
+    await vi.waitFor(() => expect(platform.snapshot?.body.mutations).toHaveLength(2));
     expect(platform.snapshot?.body).toMatchObject({ clientId: 'device1', mutations: [{ key: 'c2', priority: 'high' }, { key: 'c1' }] });
     expect(platform.snapshot?.url).toBe('https://api.example/sync/push');
 

@@ -22,13 +22,15 @@ class NexusBackgroundSyncModule(private val reactContext: ReactApplicationContex
     override fun getName() = "NexusBackgroundSync"
 
     private fun constraintsOf(map: ReadableMap): NativeConstraints {
-        val c = if (map.hasKey("constraints")) map.getMap("constraints") else null
+        val c: ReadableMap? = if (map.hasKey("constraints")) map.getMap("constraints") else null
         fun flag(name: String, default: Boolean) = if (c != null && c.hasKey(name)) c.getBoolean(name) else default
         return NativeConstraints(flag("network", true), flag("charging", false), flag("batteryNotLow", false))
     }
 
-    private fun backoffOf(map: ReadableMap): Long =
-        map.getMap("backoff")?.takeIf { it.hasKey("initialDelayMs") }?.getDouble("initialDelayMs")?.toLong() ?: 30_000L
+    private fun backoffOf(map: ReadableMap): Long {
+        val backoff = if (map.hasKey("backoff")) map.getMap("backoff") else null
+        return if (backoff != null && backoff.hasKey("initialDelayMs")) backoff.getDouble("initialDelayMs").toLong() else 30_000L
+    }
 
     @ReactMethod
     fun schedule(request: ReadableMap, promise: Promise) {
@@ -84,6 +86,7 @@ class NexusBackgroundSyncModule(private val reactContext: ReactApplicationContex
     }
 
     @ReactMethod
+    @Synchronized
     fun addListener(eventName: String) {
         listenerCount += 1
         val pending = buffered.toList()
@@ -92,10 +95,13 @@ class NexusBackgroundSyncModule(private val reactContext: ReactApplicationContex
     }
 
     @ReactMethod
-    fun removeListeners(count: Double) {
-        listenerCount = maxOf(0, listenerCount - count.toInt())
+    @Synchronized
+    fun removeListeners(count: Int) {
+        listenerCount = maxOf(0, listenerCount - count)
     }
 
+    // Called from WorkManager threads and from the JS thread (addListener).
+    @Synchronized
     private fun emit(name: String, data: WritableMap) {
         if (listenerCount == 0 || !reactContext.hasActiveReactInstance()) {
             buffered.add(name to data)
