@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '@nexus-store/core';
 import type { CollectionsConfig } from './applyPush.js';
 import { jsonLogger, type ServerLogger } from './jsonLogger.js';
 import { hashPassword } from './passwordHash.js';
-import { PokeHub } from './pokeHub.js';
+import { PokeHub, type ServerTimers } from './pokeHub.js';
 import type { CompactResult, ServerStore } from './serverStore.js';
 import { sqliteServerStore } from './sqliteServerStore.js';
 import { createSyncHandler, DEFAULT_LIMITS, type SyncServerLimits } from './syncHandler.js';
@@ -39,6 +39,13 @@ export interface SyncServerOptions {
   heartbeatMs?: number;
   /** How long close() waits for in-flight requests before cutting connections, in ms. @default 10000 */
   closeTimeoutMs?: number;
+  /**
+   * Browser origins allowed to call the server (CORS), e.g. 'https://app.example.com' or a list;
+   * '*' allows any. @default undefined (no CORS headers: same-origin or non-browser clients only)
+   */
+  corsOrigins?: string | string[];
+  /** Timers of the event streams (heartbeats, closing at token expiry). @default the global timers */
+  timers?: ServerTimers;
 }
 
 export interface SyncServer {
@@ -70,12 +77,12 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   const now = options.now ?? Date.now;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const tokens = createTokenIssuer(options.auth.jwtSecret, options.auth.tokenTtl ?? 3600, now);
-  const hub = new PokeHub(options.heartbeatMs ?? 25_000);
+  const hub = new PokeHub(options.heartbeatMs ?? 25_000, options.timers);
   const ready = store.open();
   ready.catch((error: unknown) => logger.error('store_open_failed', { error: (error as Error).message }));
   const unsubscribe = store.subscribePokes((tenant, version) => hub.poke(tenant, version));
 
-  const app = createSyncHandler({ store, tokens, hub, collections: options.collections, limits, logger, now, adminToken: options.auth.adminToken, ready });
+  const app = createSyncHandler({ store, tokens, hub, collections: options.collections, limits, logger, now, adminToken: options.auth.adminToken, ready, corsOrigins: options.corsOrigins });
   const fetch = async (request: Request): Promise<Response> => app.fetch(request);
   const listener = getRequestListener(fetch);
   const servers = new Set<Server>();

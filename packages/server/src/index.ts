@@ -12,3 +12,4 @@ export { hashPassword, verifyPassword } from './passwordHash.js';
 export { jsonLogger, silentLogger } from './jsonLogger.js';
 export type { ServerLogger, LogLevel, JsonLoggerOptions } from './jsonLogger.js';
 export { DEFAULT_TENANT } from './tokenIssuer.js';
+export type { ServerTimers } from './pokeHub.js';

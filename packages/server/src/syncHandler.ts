@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { cors } from 'hono/cors';
 import type { Mutation, PullResult } from '@nexus-store/core';
 import { applyPush, type CollectionsConfig } from './applyPush.js';
 import type { ServerLogger } from './jsonLogger.js';
@@ -42,6 +43,8 @@ export interface SyncHandlerContext {
   adminToken: string | undefined;
   /** Resolves once the store is open; every request waits for it. */
   ready: Promise<void>;
+  /** Allowed browser origins (CORS). @default undefined (no CORS headers) */
+  corsOrigins: string | string[] | undefined;
 }
 
 type Env = { Variables: { claims: TokenClaims } };
@@ -81,6 +84,9 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
   });
   app.notFound((c) => fail(c, 404, 'NOT_FOUND', `No route ${c.req.method} ${c.req.path}.`));
 
+  if (ctx.corsOrigins !== undefined) {
+    app.use('*', cors({ origin: ctx.corsOrigins, allowHeaders: ['authorization', 'content-type', 'content-encoding'], allowMethods: ['GET', 'POST', 'OPTIONS'], maxAge: 600 }));
+  }
   app.use('*', async (_c, next) => {
     await ctx.ready;
     await next();
@@ -157,6 +163,7 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
     const after = cursorParam === '' || cursorParam === 'null' ? 0 : Number(cursorParam);
     const limit = Math.min(limitParam === undefined ? limits.defaultPullLimit : Number(limitParam), limits.maxPullLimit);
     const page = await store.pull(tenant, after, limit);
+    logger.debug('pull', { tenant, after, limit, changes: Math.min(page.changes.length, limit) });
     if (after > 0 && after < page.horizon) {
       return fail(c, 410, 'CURSOR_EXPIRED', `The cursor ${after} is older than the compaction horizon ${page.horizon}; resync from cursor null.`);
     }
@@ -170,8 +177,8 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
   });
 
   app.get('/sync/events', async (c) => {
-    const { tenant } = c.get('claims');
-    const stream = hub.open(tenant, await store.latestVersion(tenant), c.req.raw.signal);
+    const { tenant, expiresAt } = c.get('claims');
+    const stream = hub.open(tenant, await store.latestVersion(tenant), c.req.raw.signal, expiresAt - now());
     return new Response(stream, {
       headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' },
     });

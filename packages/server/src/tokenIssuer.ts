@@ -6,6 +6,8 @@ export const DEFAULT_TENANT = 'default';
 export interface TokenClaims {
   subject: string;
   tenant: string;
+  /** Expiry, epoch ms. */
+  expiresAt: number;
 }
 
 export interface TokenIssuer {
@@ -32,7 +34,7 @@ export function createTokenIssuer(secret: string, ttlSeconds: number, now: () =>
       try {
         const { payload } = await jwtVerify(token, await key, { algorithms: ['HS256'], currentDate: new Date(now()), requiredClaims: ['exp', 'sub'] });
         if (typeof payload.tenant !== 'string' || payload.tenant.length === 0 || typeof payload.sub !== 'string') return null;
-        return { subject: payload.sub, tenant: payload.tenant };
+        return { subject: payload.sub, tenant: payload.tenant, expiresAt: (payload.exp ?? 0) * 1000 };
       } catch {
         return null;
       }
