@@ -22,6 +22,10 @@ export interface SyncServerLimits {
   maxPullLimit?: number;
   /** Page size of a pull without `limit`. @default 100 */
   defaultPullLimit?: number;
+  /** Failed logins per username within `loginWindowMs` before further attempts get 429 (per server instance). @default 5 */
+  maxLoginFailures?: number;
+  /** @default 900000 (15 minutes) */
+  loginWindowMs?: number;
 }
 
 export const DEFAULT_LIMITS: Required<SyncServerLimits> = {
@@ -30,6 +34,8 @@ export const DEFAULT_LIMITS: Required<SyncServerLimits> = {
   maxKeyLength: 256,
   maxPullLimit: 1000,
   defaultPullLimit: 100,
+  maxLoginFailures: 5,
+  loginWindowMs: 900_000,
 };
 
 export interface SyncHandlerContext {
@@ -52,7 +58,7 @@ type Env = { Variables: { claims: TokenClaims } };
 const CURSOR = /^\d{1,15}$/;
 const LIMIT = /^\d{1,9}$/;
 
-function fail(c: Context, status: 400 | 401 | 403 | 404 | 405 | 410 | 413 | 415, code: string, message: string) {
+function fail(c: Context, status: 400 | 401 | 403 | 404 | 405 | 410 | 413 | 415 | 429, code: string, message: string) {
   return c.json({ error: { code, message } }, status);
 }
 
@@ -76,6 +82,23 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
   const app = new Hono<Env>();
   // A hash to compare against for unknown users, so a login takes as long whether the user exists or not.
   const dummyHash = hashPassword('not-a-real-password-for-timing');
+  // Failed logins per username: a brake on password guessing (per instance, in memory).
+  const failures = new Map<string, { count: number; since: number }>();
+  const throttled = (username: string): boolean => {
+    const f = failures.get(username);
+    if (!f) return false;
+    if (now() - f.since > limits.loginWindowMs) {
+      failures.delete(username);
+      return false;
+    }
+    return f.count >= limits.maxLoginFailures;
+  };
+  const recordFailure = (username: string) => {
+    const f = failures.get(username);
+    if (f && now() - f.since <= limits.loginWindowMs) f.count += 1;
+    else failures.set(username, { count: 1, since: now() });
+    if (failures.size > 10_000) failures.delete(failures.keys().next().value!);
+  };
 
   app.onError((error, c) => {
     if (error instanceof BodyError) return fail(c, error.status, error.code, error.message);
@@ -97,12 +120,18 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
   app.post('/auth/login', async (c) => {
     const parsed = loginBodySchema.safeParse(await readJsonBody(c.req.raw, limits.maxBodyBytes));
     if (!parsed.success) return fail(c, 400, 'VALIDATION', `Invalid login body: ${describeZodError(parsed.error)}`);
+    if (throttled(parsed.data.username)) {
+      logger.warn('login_throttled', { username: parsed.data.username });
+      return fail(c, 429, 'TOO_MANY_ATTEMPTS', `Too many failed logins for this user; try again in ${Math.round(limits.loginWindowMs / 60_000)} minutes.`);
+    }
     const user = await store.getUser(parsed.data.username);
     const ok = await verifyPassword(parsed.data.password, user?.passwordHash ?? (await dummyHash));
     if (!user || !ok) {
+      recordFailure(parsed.data.username);
       logger.warn('login_failed', { username: parsed.data.username });
       return fail(c, 401, 'INVALID_CREDENTIALS', 'Unknown username or wrong password.');
     }
+    failures.delete(user.username);
     logger.info('login', { username: user.username, tenant: user.tenant });
     return c.json({ token: await tokens.issue(user.username, { tenant: user.tenant }) });
   });

@@ -85,6 +85,17 @@ describe('server HTTP features', () => {
     expect(plain.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('throttles password guessing per username, and lets the user in again after the window', async () => {
+    let now = 1_700_000_000_000;
+    const { server, url } = await start({ now: () => now, limits: { maxLoginFailures: 3, loginWindowMs: 60_000 } });
+    await server.addUser('frank', 'correct-horse');
+    const login = async (password: string) => (await fetch(`${url}/auth/login`, { method: 'POST', body: JSON.stringify({ username: 'frank', password }) })).status;
+    expect([await login('guess1'), await login('guess2'), await login('guess3')]).toEqual([401, 401, 401]);
+    expect(await login('correct-horse')).toBe(429);
+    now += 61_000;
+    expect(await login('correct-horse')).toBe(200);
+  });
+
   it('refuses a jwtSecret shorter than 32 characters', () => {
     expect(() => createSyncServer({ database: sqliteServerStore({ filename: ':memory:' }), auth: { jwtSecret: 'short' } })).toThrow(/32 characters/);
   });
