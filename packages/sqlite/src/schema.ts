@@ -28,7 +28,17 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
         priority INTEGER NOT NULL,
         status TEXT NOT NULL,
         tx_id TEXT,
-        entry TEXT NOT NULL
+        mutation_id TEXT NOT NULL,
+        op TEXT NOT NULL,
+        data TEXT,
+        changed_fields TEXT,
+        base_version INTEGER NOT NULL,
+        hlc TEXT NOT NULL,
+        field_clocks TEXT,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        conflict TEXT,
+        created_at INTEGER NOT NULL
       );
       CREATE INDEX nx_outbox_by_doc ON nx_outbox (collection, key);
       CREATE INDEX nx_outbox_by_status ON nx_outbox (status, priority, seq);

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { PRIORITY_RANK, StorageError, applyQuery } from '@nexus-store/core';
+import { PRIORITY_RANK, SYNC_PRIORITIES, StorageError, applyQuery } from '@nexus-store/core';
 import type {
   LocalStorage,
   NewOutboxEntry,
@@ -67,8 +67,26 @@ interface DocRow {
 
 interface OutboxRow {
   seq: number;
-  entry: string;
+  collection: string;
+  key: string;
+  priority: number;
+  status: OutboxStatus;
+  tx_id: string | null;
+  mutation_id: string;
+  op: OutboxEntry['op'];
+  data: string | null;
+  changed_fields: string | null;
+  base_version: number;
+  hlc: string;
+  field_clocks: string | null;
+  attempts: number;
+  last_error: string | null;
+  conflict: string | null;
+  created_at: number;
 }
+
+const OUTBOX_COLUMNS =
+  'seq, collection, key, priority, status, tx_id, mutation_id, op, data, changed_fields, base_version, hlc, field_clocks, attempts, last_error, conflict, created_at';
 
 const DOC_COLUMNS = 'collection, key, data, deleted, hlc, field_clocks, sync_state, server';
 
@@ -90,14 +108,47 @@ function rowToDoc(row: DocRow): StoredDoc {
 }
 
 function rowToEntry(row: OutboxRow): OutboxEntry {
-  const entry = JSON.parse(row.entry) as OutboxEntry;
-  entry.seq = row.seq;
-  return entry;
+  return {
+    seq: row.seq,
+    mutationId: row.mutation_id,
+    collection: row.collection,
+    key: row.key,
+    op: row.op,
+    data: parseJson(row.data),
+    changedFields: parseJson(row.changed_fields),
+    baseVersion: row.base_version,
+    hlc: row.hlc,
+    fieldClocks: parseJson(row.field_clocks),
+    priority: SYNC_PRIORITIES[row.priority]!,
+    txId: row.tx_id,
+    status: row.status,
+    attempts: row.attempts,
+    lastError: parseJson(row.last_error),
+    conflict: parseJson(row.conflict),
+    createdAt: row.created_at,
+  };
 }
 
-function entryJson(entry: NewOutboxEntry | OutboxEntry): string {
-  const { seq: _seq, ...rest } = entry as OutboxEntry;
-  return JSON.stringify(rest);
+/** The column values of an entry after `seq`, in OUTBOX_COLUMNS order. */
+function entryValues(entry: NewOutboxEntry): SqlValue[] {
+  return [
+    entry.collection,
+    entry.key,
+    PRIORITY_RANK[entry.priority],
+    entry.status,
+    entry.txId ?? null,
+    entry.mutationId,
+    entry.op,
+    jsonOrNull(entry.data),
+    jsonOrNull(entry.changedFields),
+    entry.baseVersion,
+    entry.hlc,
+    jsonOrNull(entry.fieldClocks),
+    entry.attempts,
+    jsonOrNull(entry.lastError),
+    jsonOrNull(entry.conflict),
+    entry.createdAt,
+  ];
 }
 
 function jsonOrNull(value: unknown): string | null {
@@ -121,15 +172,16 @@ function prepareStatements(db: Database.Database) {
          field_clocks = excluded.field_clocks, sync_state = excluded.sync_state, server = excluded.server`,
     ),
     removeDoc: db.prepare('DELETE FROM nx_docs WHERE collection = ? AND key = ?'),
-    addOutbox: db.prepare(
-      `INSERT INTO nx_outbox (seq, collection, key, priority, status, tx_id, entry)
-       VALUES (max(ifnull((SELECT max(seq) FROM nx_outbox), 0), (SELECT deleted_max FROM nx_outbox_seq WHERE id = 1)) + 1, ?, ?, ?, ?, ?, ?)`,
+    lastSeq: db.prepare<[], { last: number }>(
+      'SELECT max(ifnull((SELECT max(seq) FROM nx_outbox), 0), (SELECT deleted_max FROM nx_outbox_seq WHERE id = 1)) AS last',
     ),
+    addOutbox: db.prepare(`INSERT INTO nx_outbox (${OUTBOX_COLUMNS}) VALUES (${OUTBOX_COLUMNS.split(',').map(() => '?').join(', ')})`),
     rememberDeletedSeq: db.prepare('UPDATE nx_outbox_seq SET deleted_max = max(deleted_max, ?) WHERE id = 1'),
-    updateOutbox: db.prepare('UPDATE nx_outbox SET collection = ?, key = ?, priority = ?, status = ?, tx_id = ?, entry = ? WHERE seq = ?'),
+    updateOutbox: db.prepare(`UPDATE nx_outbox SET (${OUTBOX_COLUMNS.slice('seq, '.length)}) = (${OUTBOX_COLUMNS.split(',').slice(1).map(() => '?').join(', ')}) WHERE seq = ?`),
     deleteOutbox: db.prepare('DELETE FROM nx_outbox WHERE seq = ?'),
+    outboxForKey: db.prepare<[string, string], OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key = ? ORDER BY seq`),
     outboxForKeys: db.prepare<[string, string], OutboxRow>(
-      'SELECT seq, entry FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq',
+      `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq`,
     ),
     countOutbox: db.prepare<[], { status: OutboxStatus; n: number }>('SELECT status, count(*) AS n FROM nx_outbox GROUP BY status'),
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM nx_meta WHERE key = ?'),
@@ -150,6 +202,15 @@ class Connection {
 
   constructor(readonly db: Database.Database) {
     this.statements = prepareStatements(db);
+  }
+
+  /** The next outbox seq inside the open write transaction; null until its first addOutbox. */
+  nextSeq: number | null = null;
+
+  /** Starts a write transaction (taking the write lock at once). */
+  beginWrite(): void {
+    this.statements.beginImmediate.run();
+    this.nextSeq = null;
   }
 
   /** Fields with an expression index, per collection (from `ensureIndexes`), and their index names. */
@@ -263,7 +324,7 @@ class SqliteTransaction implements WriteTransaction {
         terms.push('tx_id = ?');
         params.push(filter.txId);
       }
-      let sql = `SELECT seq, entry FROM nx_outbox${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY priority, seq`;
+      let sql = `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY priority, seq`;
       if (filter.limit !== undefined) {
         sql += ' LIMIT ?';
         params.push(Math.max(0, Math.trunc(filter.limit)));
@@ -273,7 +334,11 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
-    return this.run((s) => s.outboxForKeys.all(collection, JSON.stringify(keys)).map(rowToEntry));
+    return this.run((s) => {
+      if (keys.length === 0) return [];
+      const rows = keys.length === 1 ? s.outboxForKey.all(collection, keys[0]!) : s.outboxForKeys.all(collection, JSON.stringify(keys));
+      return rows.map(rowToEntry);
+    });
   }
 
   countOutbox(): Promise<Record<OutboxStatus, number>> {
@@ -316,15 +381,18 @@ class SqliteTransaction implements WriteTransaction {
 
   addOutbox(entry: NewOutboxEntry): Promise<number> {
     return this.runWrite((s) => {
-      const result = s.addOutbox.run(entry.collection, entry.key, PRIORITY_RANK[entry.priority], entry.status, entry.txId ?? null, entryJson(entry));
-      return Number(result.lastInsertRowid);
+      // Seqs come from the table once per physical transaction (we hold the write lock), then count up.
+      const seq = (this.connection.nextSeq ??= s.lastSeq.get()!.last + 1);
+      this.connection.nextSeq = seq + 1;
+      s.addOutbox.run(seq, ...entryValues(entry));
+      return seq;
     });
   }
 
   updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
     return this.runWrite((s) => {
       for (const entry of entries) {
-        s.updateOutbox.run(entry.collection, entry.key, PRIORITY_RANK[entry.priority], entry.status, entry.txId ?? null, entryJson(entry), entry.seq);
+        s.updateOutbox.run(...entryValues(entry), entry.seq);
       }
     });
   }
@@ -559,7 +627,7 @@ class SqliteStorage implements LocalStorage {
       while (ran < this.maxGroupSize && this.queue[0]?.kind === 'write') {
         if (!open) {
           try {
-            s.beginImmediate.run();
+            connection.beginWrite();
             open = true;
           } catch (error) {
             this.failHeadWrites(error);
@@ -621,7 +689,7 @@ class SqliteStorage implements LocalStorage {
     for (const job of jobs) {
       const tx = new SqliteTransaction(this, connection, true);
       try {
-        s.beginImmediate.run();
+        connection.beginWrite();
         const result = await job.fn(tx);
         tx.finish();
         s.commit.run();
