@@ -1,1 +1,6 @@
-export {};
+export { runBench, machineInfo } from './runBench.js';
+export type { BenchOptions, BenchResult } from './runBench.js';
+export { formatTable, measure } from './measure.js';
+export type { Row, Measured } from './measure.js';
+export { FULL, QUICK } from './sizes.js';
+export type { BenchSizes } from './sizes.js';

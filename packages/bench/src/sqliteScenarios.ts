@@ -1,0 +1,224 @@
+import { createNexus } from '@nexus-store/core';
+import type { LocalStorage, Nexus, Store, WriteTransaction } from '@nexus-store/core';
+import { createMemoryRemote } from '@nexus-store/core/testing';
+import { sqliteStorage } from '@nexus-store/sqlite';
+import { CITIES, ItemSchema, items, tempDir } from './fixtures.js';
+import type { Item } from './fixtures.js';
+import { compare, measure } from './measure.js';
+import type { Row, Subject } from './measure.js';
+import { openRaw } from './rawSqlite.js';
+import type { RawStore } from './rawSqlite.js';
+import type { BenchSizes } from './sizes.js';
+
+interface NexusContext {
+  nexus: Nexus;
+  store: Store<Item, string>;
+  remove: () => void;
+}
+
+async function openNexus(durability: 'normal' | 'full', withRemote = false): Promise<NexusContext> {
+  const folder = tempDir();
+  const nexus = await createNexus({
+    storage: sqliteStorage({ filename: folder.file('nexus.db'), durability }),
+    ...(withRemote ? { remote: createMemoryRemote() } : {}),
+  });
+  const store = nexus.store<Item, string>('items', { schema: ItemSchema, key: 'id', indexes: ['city'] });
+  return { nexus, store, remove: folder.remove };
+}
+
+async function closeNexus(context: NexusContext): Promise<void> {
+  await context.nexus.close();
+  context.remove();
+}
+
+type FreshRaw = RawStore & { remove: () => void };
+
+function openRawFresh(synchronous: 'NORMAL' | 'FULL' = 'NORMAL', walAutocheckpoint?: number): FreshRaw {
+  const folder = tempDir();
+  return Object.assign(openRaw(folder.file('raw.db'), synchronous, walAutocheckpoint), { remove: folder.remove });
+}
+
+function closeRaw(raw: FreshRaw): void {
+  raw.close();
+  raw.remove();
+}
+
+const rawSubject = (run: (db: FreshRaw) => void, synchronous: 'NORMAL' | 'FULL' = 'NORMAL', walAutocheckpoint?: number): Subject<FreshRaw> => ({
+  setup: () => openRawFresh(synchronous, walAutocheckpoint),
+  run,
+  teardown: closeRaw,
+});
+
+const nexusSubject = (run: (context: NexusContext) => Promise<void>, durability: 'normal' | 'full' = 'normal'): Subject<NexusContext> => ({
+  setup: () => openNexus(durability),
+  run,
+  teardown: closeNexus,
+});
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+interface StorageContext {
+  storage: LocalStorage;
+  remove: () => void;
+}
+
+/** The storage calls one save makes (read the doc and its outbox entries, add an entry, put the doc, set the clock), by hand. */
+async function writeLikeSave(tx: WriteTransaction, list: readonly Item[]): Promise<void> {
+  const keys = list.map((it) => it.id);
+  await tx.getDocs('items', keys);
+  await tx.getOutboxForKeys('items', keys);
+  for (const it of list) {
+    const hlc = `0000000000001:0000:${it.id}`;
+    await tx.addOutbox({ mutationId: it.id, collection: 'items', key: it.id, op: 'upsert', data: it, changedFields: null, baseVersion: 0, hlc, fieldClocks: null, priority: 'normal', txId: null, status: 'pending', attempts: 0, lastError: null, conflict: null, createdAt: 0 });
+  }
+  await tx.putDocs(list.map((it) => ({ collection: 'items', key: it.id, data: it, deleted: false, hlc: '0000000000001:0000:x', fieldClocks: null, syncState: 'pending' as const, server: null })));
+  await tx.setMeta('hlc', '0000000000001:0000:x');
+}
+
+const storageSubject = (run: (context: StorageContext) => Promise<void>): Subject<StorageContext> => ({
+  setup: async () => {
+    const folder = tempDir();
+    const storage = sqliteStorage({ filename: folder.file('storage.db'), durability: 'normal' });
+    await storage.open();
+    return { storage, remove: folder.remove };
+  },
+  run,
+  teardown: async ({ storage, remove }) => {
+    await storage.close();
+    remove();
+  },
+});
+
+const STORAGE_SUBJECT = "sqliteStorage write() only (the storage calls of a save, no core)";
+
+/** nexus-store on SQLite through the public API (createNexus + store), against raw better-sqlite3. */
+export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void): Promise<Row[]> {
+  const rows: Row[] = [];
+  const r = sizes.repeats;
+
+  // 1. Awaited single save: one transaction each.
+  {
+    const data = items(sizes.single);
+    log(`awaited single save x ${sizes.single}`);
+    const [raw, rawTuned, storage, nexus] = await compare(sizes.single, r, [
+      rawSubject((db) => data.forEach((it) => db.saveOne(it))),
+      rawSubject((db) => data.forEach((it) => db.saveOne(it)), 'NORMAL', 10_000),
+      storageSubject(async ({ storage }) => {
+        for (const it of data) await storage.write((tx) => writeLikeSave(tx, [it]));
+      }),
+      nexusSubject(async ({ store }) => {
+        for (const it of data) await store.save(it);
+      }),
+    ]);
+    const scenario = 'awaited single save (synchronous=NORMAL)';
+    rows.push({ scenario, subject: 'raw better-sqlite3, 1 transaction per save', opsPerSec: raw!, baseline: raw! });
+    rows.push({ scenario, subject: 'raw better-sqlite3 + wal_autocheckpoint=10000 (as the adapter)', opsPerSec: rawTuned!, baseline: raw!, note: 'for reference' });
+    rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, note: 'adapter alone' });
+    rows.push({ scenario, subject: "nexus-store store.save() (sqlite, durability 'normal')", opsPerSec: nexus!, baseline: raw!, target: 0.7 });
+  }
+  {
+    const n = Math.max(10, Math.floor(sizes.single / 10));
+    const data = items(n);
+    log(`awaited single save x ${n}, synchronous=FULL`);
+    const [raw, nexus] = await compare(n, r, [
+      rawSubject((db) => data.forEach((it) => db.saveOne(it)), 'FULL'),
+      nexusSubject(async ({ store }) => {
+        for (const it of data) await store.save(it);
+      }, 'full'),
+    ]);
+    const scenario = 'awaited single save (synchronous=FULL)';
+    rows.push({ scenario, subject: 'raw better-sqlite3, 1 transaction per save', opsPerSec: raw!, baseline: raw! });
+    rows.push({ scenario, subject: "nexus-store store.save() (sqlite, durability 'full', the default)", opsPerSec: nexus!, baseline: raw! });
+  }
+
+  // 2. Unawaited saves issued in one tick (group commit) vs one raw transaction.
+  {
+    const data = items(sizes.burst);
+    log(`${sizes.burst} unawaited saves`);
+    const [raw, storage, nexus] = await compare(sizes.burst, r, [
+      rawSubject((db) => db.saveMany(data)),
+      storageSubject(async ({ storage }) => {
+        await Promise.all(data.map((it) => storage.write((tx) => writeLikeSave(tx, [it]))));
+      }),
+      nexusSubject(async ({ store }) => {
+        await Promise.all(data.map((it) => store.save(it)));
+      }),
+    ]);
+    const scenario = `${fmt(sizes.burst)} unawaited save() (group commit)`;
+    rows.push({ scenario, subject: 'raw better-sqlite3, all in 1 transaction', opsPerSec: raw!, baseline: raw! });
+    rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, note: 'adapter alone' });
+    rows.push({ scenario, subject: "nexus-store store.save() x N (durability 'normal')", opsPerSec: nexus!, baseline: raw!, target: 0.6 });
+  }
+
+  // 3. saveAll of many records vs one raw transaction.
+  {
+    const data = items(sizes.bulk);
+    log(`saveAll of ${sizes.bulk}`);
+    const [raw, storage, nexus] = await compare(sizes.bulk, r, [
+      rawSubject((db) => db.saveMany(data)),
+      storageSubject(async ({ storage }) => {
+        await storage.write((tx) => writeLikeSave(tx, data));
+      }),
+      nexusSubject(async ({ store }) => {
+        await store.saveAll(data);
+      }),
+    ]);
+    const scenario = `saveAll of ${fmt(sizes.bulk)} records`;
+    rows.push({ scenario, subject: 'raw better-sqlite3, all in 1 transaction', opsPerSec: raw!, baseline: raw! });
+    rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, note: 'adapter alone' });
+    rows.push({ scenario, subject: "nexus-store store.saveAll() (durability 'normal')", opsPerSec: nexus!, baseline: raw!, target: 0.6 });
+  }
+
+  // 4. getAll with an indexed equality filter over the dataset (ops = queries, each returning dataset / CITIES rows).
+  {
+    log(`query dataset of ${sizes.dataset} records`);
+    const data = items(sizes.dataset);
+    const raw = openRawFresh();
+    raw.saveMany(data);
+    raw.createCityIndex();
+    const nexus = await openNexus('normal');
+    for (let i = 0; i < data.length; i += 10_000) await nexus.store.saveAll(data.slice(i, i + 10_000));
+    const cities = Array.from({ length: sizes.queries }, (_, i) => `city-${(i * 37) % CITIES}`);
+    const expected = raw.byCity(cities[0]!);
+    const got = await nexus.store.getAll({ where: { city: cities[0]! } });
+    if (JSON.stringify(got.map((x) => x.id).sort()) !== JSON.stringify(expected.map((x) => x.id).sort())) {
+      throw new Error(`query benchmark: nexus returned ${got.length} rows, raw ${expected.length}`);
+    }
+    log(`${sizes.queries} indexed queries`);
+    const [rawRate, nexusRate] = await compare(sizes.queries, r, [
+      { setup: () => raw, run: (db: FreshRaw) => cities.forEach((c) => db.byCity(c)) },
+      {
+        setup: () => nexus,
+        run: async ({ store }: NexusContext) => {
+          for (const city of cities) await store.getAll({ where: { city } });
+        },
+      },
+    ]);
+    closeRaw(raw);
+    await closeNexus(nexus);
+    const scenario = `getAll where indexed field = value over ${fmt(sizes.dataset)} records (${expected.length} rows each)`;
+    rows.push({ scenario, subject: 'raw better-sqlite3, json_extract expression index', opsPerSec: rawRate!, baseline: rawRate! });
+    rows.push({ scenario, subject: "nexus-store store.getAll({ where }) with indexes: ['city']", opsPerSec: nexusRate!, baseline: rawRate!, target: 0.5 });
+  }
+
+  // 5. Sync: push every pending record to an in-process remote (ops = records).
+  {
+    log(`sync of ${sizes.sync}`);
+    const data = items(sizes.sync);
+    const rate = await measure(
+      sizes.sync,
+      r,
+      async () => {
+        const context = await openNexus('normal', true);
+        await context.store.saveAll(data);
+        return context;
+      },
+      async ({ nexus }) => {
+        await nexus.sync();
+      },
+      closeNexus,
+    );
+    rows.push({ scenario: `sync of ${fmt(sizes.sync)} records to createMemoryRemote`, subject: "nexus-store nexus.sync() (sqlite, durability 'normal')", opsPerSec: rate.opsPerSec });
+  }
+  return rows;
+}
