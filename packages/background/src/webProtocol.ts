@@ -7,6 +7,7 @@ export const DEFAULT_SYNC_TAG = 'nexus-store-sync';
 /** A worker-to-page message about one run. 'retry': the browser will fire the one-off sync again. */
 export interface BackgroundSyncMessage {
   type: typeof BACKGROUND_SYNC_MESSAGE_TYPE;
+  /** The event's tag: the registered tag, or `tag:<id>` for one `runNow()`. */
   tag: string;
   event: 'sync' | 'periodicsync';
   status: 'running' | 'completed' | 'failed' | 'retry';

@@ -5,7 +5,7 @@ import type { BackgroundSyncCapabilities, BackgroundSyncService, BackgroundSyncS
 import { browserConnectivity, documentAppState } from './environmentPorts.js';
 import { SyncServiceBase, type SyncServiceOptions } from './syncServiceBase.js';
 import { TimerSyncService } from './timerSyncService.js';
-import { DEFAULT_SYNC_TAG, isBackgroundSyncMessage, type BackgroundSyncMessage } from './webProtocol.js';
+import { DEFAULT_SYNC_TAG, isBackgroundSyncMessage } from './webProtocol.js';
 
 interface SyncManagerLike {
   register(tag: string): Promise<void>;
@@ -68,7 +68,8 @@ export class WebSyncService extends SyncServiceBase {
   private readonly hasOneOff: boolean;
   private readonly hasPeriodic: boolean;
   private readonly fallback: BackgroundSyncService | undefined;
-  private readonly waiters: ((message: BackgroundSyncMessage) => void)[] = [];
+  private readonly waiters = new Map<string, () => void>();
+  private runNowCount = 0;
   private readonly onMessage = (event: { data: unknown }) => this.handleMessage(event.data);
 
   constructor(options: WebSyncServiceOptions = {}) {
@@ -151,7 +152,10 @@ export class WebSyncService extends SyncServiceBase {
     this.setStatus('idle');
   }
 
-  /** Registers a one-off sync (the browser fires it at once when online) and resolves when the worker reports the run settled. */
+  /**
+   * Registers a one-off sync under its own tag (`tag:now-…`; the browser fires it at once when online)
+   * and resolves when the worker reports that run settled (completed, retry or failed).
+   */
   async runNow(): Promise<void> {
     this.assertOpen();
     if (this.fallback) return this.fallback.runNow();
@@ -162,8 +166,11 @@ export class WebSyncService extends SyncServiceBase {
       this.setStatus(outcome.ok ? 'completed' : 'failed');
       return;
     }
-    const settled = new Promise<void>((resolve) => this.waiters.push((message) => (message.status === 'running' ? this.waiters.push(() => resolve()) : resolve())));
-    await registration.sync.register(this.tag);
+    // A tag of its own, so this call waits for its run and not for one already under way.
+    this.runNowCount += 1;
+    const runTag = `${this.tag}:now-${this.runNowCount}-${Math.floor(this.random() * 1e9).toString(36)}`;
+    const settled = new Promise<void>((resolve) => this.waiters.set(runTag, resolve));
+    await registration.sync.register(runTag);
     await settled;
   }
 
@@ -173,9 +180,11 @@ export class WebSyncService extends SyncServiceBase {
   }
 
   private handleMessage(data: unknown): void {
-    if (!isBackgroundSyncMessage(data) || data.tag !== this.tag) return;
+    if (!isBackgroundSyncMessage(data) || (data.tag !== this.tag && !data.tag.startsWith(`${this.tag}:`))) return;
     this.setStatus(data.status === 'retry' ? 'scheduled' : data.status);
-    for (const waiter of this.waiters.splice(0)) waiter(data);
+    if (data.status === 'running') return;
+    this.waiters.get(data.tag)?.();
+    this.waiters.delete(data.tag);
   }
 
   private requireContainer(): ServiceWorkerContainerLike {

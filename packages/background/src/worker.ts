@@ -41,22 +41,24 @@ export interface BackgroundSyncWorkerOptions {
  */
 export function registerBackgroundSyncHandlers(scope: ServiceWorkerScopeLike, options: BackgroundSyncWorkerOptions): () => void {
   const tag = options.tag ?? DEFAULT_SYNC_TAG;
-  const post = async (message: Omit<BackgroundSyncMessage, 'type' | 'tag'>) => {
+  const post = async (message: Omit<BackgroundSyncMessage, 'type'>) => {
     const clients = (await scope.clients?.matchAll({ includeUncontrolled: true, type: 'window' })) ?? [];
-    for (const client of clients) client.postMessage({ type: BACKGROUND_SYNC_MESSAGE_TYPE, tag, ...message });
+    for (const client of clients) client.postMessage({ type: BACKGROUND_SYNC_MESSAGE_TYPE, ...message });
   };
   const handler = (kind: 'sync' | 'periodicsync') => (event: SyncEventLike) => {
-    if (event.tag !== tag) return;
+    // `tag` itself, or `tag:<id>` for one runNow() (so the page can tell its run from others).
+    if (event.tag !== tag && !event.tag.startsWith(`${tag}:`)) return;
     const lastChance = event.lastChance === true;
+    const eventTag = event.tag;
     event.waitUntil(
       (async () => {
-        await post({ event: kind, status: 'running' });
+        await post({ tag: eventTag, event: kind, status: 'running' });
         try {
           await options.sync({ event: kind, lastChance });
-          await post({ event: kind, status: 'completed' });
+          await post({ tag: eventTag, event: kind, status: 'completed' });
         } catch (error) {
           const retry = kind === 'sync' && !lastChance;
-          await post({ event: kind, status: retry ? 'retry' : 'failed', error: { message: error instanceof Error ? error.message : String(error) } });
+          await post({ tag: eventTag, event: kind, status: retry ? 'retry' : 'failed', error: { message: error instanceof Error ? error.message : String(error) } });
           // Rejecting makes the browser retry a one-off sync with its own backoff.
           throw error;
         }

@@ -148,7 +148,11 @@ describe.skipIf(!hasChromium)('WebSyncService in headless Chromium (service work
   });
 
   it('scheduleSync registers the one-off sync; runNow resolves once the browser fired it and the worker pushed', async () => {
+    const before = (await statuses()).length;
     await page.evaluate(() => (window as unknown as { scheduleSync(): Promise<void> }).scheduleSync());
+    // The registration fires at once (online). Let that run end first: the worker's nexus.sync() would
+    // share a run already in flight, which started before c5 existed.
+    await expect.poll(async () => (await statuses()).slice(before).includes('completed'), { timeout: 15_000 }).toBe(true);
     await saveContact('c5', 'Margaret');
     await page.evaluate(() => (window as unknown as { runNow(): Promise<void> }).runNow());
     expect(appliedKeys()).toContain('c5');
