@@ -72,6 +72,26 @@ describe('opening files', () => {
     await expect(storage.read((tx) => tx.getMeta('x'))).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
+  it('refuses a newer file still in WAL mode (with its -wal file) without changing or checkpointing it', async () => {
+    const path = folder.file();
+    await createDatabase(path);
+    // Leave the file as a crashed newer version would: WAL mode, committed frames still in the -wal file.
+    const raw = new Database(path);
+    raw.pragma('wal_autocheckpoint = 0');
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
+    raw.prepare('INSERT INTO nx_meta (key, value) VALUES (?, ?)').run('from-the-future', '1');
+    const before = { db: sha(path), wal: sha(`${path}-wal`) };
+    const error = await sqliteStorage({ filename: path })
+      .open()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toMatchObject({ name: 'StorageError', code: 'STORAGE_VERSION', path });
+    expect({ db: sha(path), wal: sha(`${path}-wal`) }).toEqual(before);
+    raw.close();
+  });
+
   it('refuses a file that is not SQLite with STORAGE_CORRUPT naming the path, unchanged', async () => {
     const path = folder.file('notes.txt');
     writeFileSync(path, 'These are my notes, not a database. '.repeat(200));
