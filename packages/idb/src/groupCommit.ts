@@ -40,8 +40,6 @@ export class GroupCommit<Scope> {
   private queue: Pending<Scope>[] = [];
   private draining: Promise<void> | null = null;
   private scheduled = false;
-  /** Physical transactions started, for tests and diagnostics. */
-  transactions = 0;
 
   constructor(private readonly options: GroupCommitOptions<Scope>) {}
 
@@ -91,7 +89,6 @@ export class GroupCommit<Scope> {
     let tx: PhysicalTransaction<Scope>;
     try {
       tx = this.options.begin();
-      this.transactions++;
     } catch (error) {
       const mapped = this.options.mapError(error);
       for (const p of group) p.reject(mapped);

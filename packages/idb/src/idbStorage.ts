@@ -1,5 +1,5 @@
 import type { DocChangeRef, LocalStorage, ReadTransaction, WriteTransaction } from '@nexus-store/core';
-import { StorageError } from '@nexus-store/core';
+import { InvalidArgumentError, StorageError } from '@nexus-store/core';
 import { ChangeChannel, localLock } from './crossTab.js';
 import { GroupCommit } from './groupCommit.js';
 import type { PhysicalTransaction } from './groupCommit.js';
@@ -74,9 +74,14 @@ class IdbStorageImpl implements IdbStorage {
   private readonly channelUnsubscribes: (() => void)[] = [];
   /** Declared fields known to be stored, so a repeated ensureIndexes needs no transaction. */
   private readonly declared = new Map<string, Set<string>>();
-  readonly writes: GroupCommit<IdbWriteTransaction>;
+  private readonly writes: GroupCommit<IdbWriteTransaction>;
 
   constructor(private readonly options: IdbStorageOptions) {
+    if (typeof options?.name !== 'string' || options.name === '') throw new InvalidArgumentError('idbStorage needs a database name: idbStorage({ name: "my-app" }).');
+    const { maxGroupSize } = options;
+    if (maxGroupSize !== undefined && (!Number.isInteger(maxGroupSize) || maxGroupSize < 1)) {
+      throw new InvalidArgumentError(`idbStorage maxGroupSize must be a positive integer, got ${String(maxGroupSize)}.`);
+    }
     this.name = options.name;
     this.factory = required(options.indexedDB ?? globalThis.indexedDB, 'indexedDB');
     this.keyRange = required(options.IDBKeyRange ?? globalThis.IDBKeyRange, 'IDBKeyRange');

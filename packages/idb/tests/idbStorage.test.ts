@@ -35,6 +35,16 @@ describe('group commit', () => {
     await Promise.all([storage.close(), other.close()]);
   });
 
+  it('maxGroupSize caps how many writes share a transaction', async () => {
+    const storage = fakeStorage(freshFactory(), { maxGroupSize: 10 });
+    await storage.open();
+    const transaction = vi.spyOn(FakeIDBDatabase.prototype, 'transaction');
+    await Promise.all(Array.from({ length: 25 }, (_, i) => storage.write(async (tx) => tx.setMeta(`m${i}`, i))));
+    expect(transaction.mock.calls.filter((call) => call[1] === 'readwrite')).toHaveLength(3);
+    expect(await storage.read((tx) => tx.getMeta('m24'))).toBe(24);
+    await storage.close();
+  });
+
   it('a callback that throws is rejected alone; the others of its group run again and commit', async () => {
     const storage = fakeStorage(freshFactory());
     await storage.open();
@@ -264,6 +274,13 @@ describe('opening, upgrades and closed connections', () => {
     const theirs = await rawOpen(factory, 'app');
     expect([...theirs.objectStoreNames]).toEqual(['theirs']);
     theirs.close();
+  });
+
+  it('a missing name or a bad maxGroupSize is refused with INVALID_ARGUMENT', () => {
+    const factory = freshFactory();
+    for (const options of [{ name: '' }, { maxGroupSize: 0 }, { maxGroupSize: 1.5 }]) {
+      expect(() => fakeStorage(factory, options)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
   });
 
   it('without IndexedDB it fails with a StorageError naming the missing option', () => {

@@ -1,0 +1,13 @@
+import { createServer } from 'node:http';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+const result = await build({ entryPoints: [new URL('./benchEntry.ts', import.meta.url).pathname], bundle: true, format: 'esm', conditions: ['source'], write: false, logLevel: 'silent' });
+const script = result.outputFiles[0]!.text;
+const server = createServer((req, res) => { if (req.url === '/b.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script); else res.writeHead(200, { 'content-type': 'text/html' }).end('<script type="module" src="/b.js"></script>'); });
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+const page = await browser.newPage();
+await page.goto(`http://127.0.0.1:${(server.address() as any).port}/`);
+await page.waitForFunction(() => 'bench' in globalThis);
+console.log(JSON.stringify(await page.evaluate(() => (globalThis as any).bench()), null, 1));
+await browser.close(); server.close();
