@@ -10,6 +10,8 @@ export interface PostgresServerStoreOptions {
   schema?: string;
   /** Connections in the pool. @default 10 */
   poolSize?: number;
+  /** First delay before re-opening a lost LISTEN connection, in ms (doubles up to 30 s). @default 1000 */
+  listenRetryMs?: number;
 }
 
 interface RecordRow {
@@ -66,8 +68,17 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
     throw new StorageError('STORAGE', `PostgreSQL error: ${(error as Error).message}`, { cause: error });
   }
 
+  /** Pokes missed while the LISTEN connection is down are only hints: clients still pull. */
   async function listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: options.connectionString });
+    const client = new pg.Client({ connectionString: options.connectionString, application_name: `nexus-store-listen-${schema}` });
+    let lost = false;
+    const onLost = () => {
+      if (lost) return;
+      lost = true;
+      if (listener === client) listener = undefined;
+      client.end().catch(() => undefined);
+      relisten(options.listenRetryMs ?? 1000);
+    };
     client.on('notification', (msg) => {
       if (msg.channel !== channel || !msg.payload) return;
       try {
@@ -77,14 +88,31 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
         // not ours
       }
     });
-    client.on('error', () => {
-      listener = undefined;
+    client.on('error', onLost);
+    client.on('end', onLost);
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${channel}"`);
+    } catch (error) {
+      lost = true;
       client.end().catch(() => undefined);
-      if (!closed) setTimeout(() => void listen().catch(() => undefined), 1000).unref();
-    });
-    await client.connect();
-    await client.query(`LISTEN "${channel}"`);
+      throw error;
+    }
+    if (closed) {
+      lost = true;
+      await client.end().catch(() => undefined);
+      return;
+    }
     listener = client;
+  }
+
+  /** Reconnects the LISTEN connection, with backoff, until it works or the store closes. */
+  function relisten(delayMs: number): void {
+    if (closed) return;
+    setTimeout(() => {
+      if (closed) return;
+      listen().catch(() => relisten(Math.min(delayMs * 2, 30_000)));
+    }, delayMs).unref();
   }
 
   return {

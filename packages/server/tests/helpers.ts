@@ -26,7 +26,7 @@ export async function postgresAvailable(): Promise<boolean> {
 
 export interface StoreFactory {
   /** A new store on fresh storage. Calling `again()` opens another store over the same storage (a restart or a second instance). */
-  create(): { store: ServerStore; again: () => ServerStore };
+  create(): { store: ServerStore; again: (options?: { listenRetryMs?: number }) => ServerStore; schema: string };
   /** Drops all storage made by create(). */
   cleanup(): Promise<void>;
 }
@@ -38,7 +38,7 @@ export function sqliteFactory(): StoreFactory {
       const dir = mkdtempSync(join(tmpdir(), 'nexus-server-'));
       dirs.push(dir);
       const filename = join(dir, 'server.db');
-      return { store: sqliteServerStore({ filename }), again: () => sqliteServerStore({ filename }) };
+      return { store: sqliteServerStore({ filename }), again: () => sqliteServerStore({ filename }), schema: filename };
     },
     async cleanup() {
       for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -53,8 +53,9 @@ export function postgresFactory(): StoreFactory {
       const schema = `nexus_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
       schemas.push(schema);
       return {
-        store: postgresServerStore({ connectionString: PG_URL, schema, poolSize: 12 }),
-        again: () => postgresServerStore({ connectionString: PG_URL, schema, poolSize: 12 }),
+        store: postgresServerStore({ connectionString: PG_URL, schema, poolSize: 12, listenRetryMs: 20 }),
+        again: (o = {}) => postgresServerStore({ connectionString: PG_URL, schema, poolSize: 12, ...o }),
+        schema,
       };
     },
     async cleanup() {

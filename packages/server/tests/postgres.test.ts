@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { createSyncServer, silentLogger, type SyncServer } from '@nexus-store/server';
-import { api, mutation, postgresAvailable, postgresFactory, SECRET, waitForPoke } from './helpers.js';
+import { api, mutation, PG_URL, postgresAvailable, postgresFactory, SECRET, waitForPoke } from './helpers.js';
 import { runServerSuite } from './serverSuite.js';
 
 const available = await postgresAvailable();
@@ -17,12 +18,12 @@ describe.skipIf(!available)('PostgreSQL (postgres://postgres@127.0.0.1:5432/test
     });
 
     async function instances(count: number) {
-      const { store, again } = factory.create();
-      const out: Array<{ server: SyncServer; url: string }> = [];
+      const { store, again, schema } = factory.create();
+      const out: Array<{ server: SyncServer; url: string; schema: string }> = [];
       for (let i = 0; i < count; i++) {
-        const server = createSyncServer({ database: i === 0 ? store : again(), auth: { jwtSecret: SECRET }, logger: silentLogger });
+        const server = createSyncServer({ database: i === 0 ? store : again({ listenRetryMs: 20 }), auth: { jwtSecret: SECRET }, logger: silentLogger });
         servers.push(server);
-        out.push({ server, url: (await server.listen(0, '127.0.0.1')).url });
+        out.push({ server, url: (await server.listen(0, '127.0.0.1')).url, schema });
       }
       return out;
     }
@@ -34,6 +35,28 @@ describe.skipIf(!available)('PostgreSQL (postgres://postgres@127.0.0.1:5432/test
       const poke = await waitForPoke(b!.url, token, (d) => d.version >= 1, () => api(a!.url, token).push([mutation()]).then(() => undefined));
       expect(poke).toEqual({ version: 1 });
       expect(Date.now() - started).toBeLessThan(1000);
+    });
+
+    it('an instance whose LISTEN connection dies reconnects and receives pokes again', async () => {
+      const [a, b] = await instances(2);
+      const token = await a!.server.issueToken('alice', { tenant: 't1' });
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      try {
+        // Both instances LISTEN on one channel; kill every such connection, then B must come back by itself.
+        const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, [`nexus-store-listen-${b!.schema}`]);
+        expect(killed.rowCount).toBe(2);
+      } finally {
+        await admin.end();
+      }
+      let version = 0;
+      let poke: { version: number } | undefined;
+      for (let attempt = 0; attempt < 50 && !poke; attempt++) {
+        version += 1;
+        poke = await waitForPoke(b!.url, token, (d) => d.version >= version, () => api(a!.url, token).push([mutation()]).then(() => undefined), 300).catch(() => undefined);
+      }
+      expect(poke?.version).toBe(version);
+      expect(version).toBeGreaterThan(0);
     });
 
     it('concurrent pushers on three instances: versions are dense, and pullers on every instance miss nothing', async () => {
