@@ -68,7 +68,13 @@ abstract class NativeSyncService extends SyncServiceBase implements PushSnapshot
 
   override registerTask(task: Parameters<SyncServiceBase['registerTask']>[0]): void {
     super.registerTask(task);
-    this.listen();
+    if (this.config) this.listen();
+  }
+
+  // Listen only once the task and the configuration are both known: native code delivers buffered
+  // runs as soon as a listener exists, and they must run with the app's maxRetries and backoff.
+  protected override async onInitialized(): Promise<void> {
+    if (this.task) this.listen();
   }
 
   async scheduleSync(): Promise<void> {

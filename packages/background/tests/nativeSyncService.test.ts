@@ -287,6 +287,28 @@ describe('BGTaskSchedulerService (iOS) on the fake BGTaskScheduler', () => {
     await service.dispose();
   });
 
+  it('a run buffered during a background launch is delivered once the task and configuration are set, with that configuration', async () => {
+    const platform = new FakeNativePlatform({ platform: 'ios' });
+    const first = new BGTaskSchedulerService(platform.bridge, { logger: silentLogger });
+    first.registerTask(scriptedTask([]));
+    await first.initialize({});
+    await first.scheduleSync();
+    platform.terminate(); // the next run finds no JavaScript listener: it is buffered natively
+    platform.launch();
+    await vi.advanceTimersByTimeAsync(15 * MINUTE);
+    expect(platform.runningRuns()).toHaveLength(1);
+    const service = new BGTaskSchedulerService(platform.bridge, { logger: silentLogger, random: () => 0.5 });
+    const task = scriptedTask(['fail']);
+    service.registerTask(task);
+    expect(task.contexts).toHaveLength(0); // not before initialize
+    await service.initialize({ maxRetries: 0 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(task.contexts).toHaveLength(1);
+    expect(service.status).toBe('failed'); // maxRetries 0 from the app's configuration, not the default 5
+    expect(platform.violations).toEqual([]);
+    await service.dispose();
+  });
+
   it('refuses a bridge of the other platform', () => {
     const platform = new FakeNativePlatform({ platform: 'android' });
     expect(() => new BGTaskSchedulerService(platform.bridge)).toThrow(/needs the ios bridge/);
