@@ -9,10 +9,10 @@ import type { Browser, Page } from 'playwright-core';
 export const chromiumPath = process.env.NEXUS_CHROMIUM ?? '/usr/bin/chromium';
 export const chromiumAvailable = existsSync(chromiumPath);
 
-/** Bundles tests/browser/pageEntry.ts for the page, resolving workspace packages to their src/. */
-async function bundlePage(): Promise<string> {
+/** Bundles a page script (by default tests/browser/pageEntry.ts), resolving workspace packages to their src/. */
+async function bundlePage(entry: string): Promise<string> {
   const result = await build({
-    entryPoints: [fileURLToPath(new URL('./pageEntry.ts', import.meta.url))],
+    entryPoints: [entry],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -40,8 +40,8 @@ export interface ChromiumSession {
  * Serves the bundled page from a node:http server on port 0 (IndexedDB, BroadcastChannel and Web
  * Locks need a real origin) and launches headless Chromium.
  */
-export async function startChromium(): Promise<ChromiumSession> {
-  const script = await bundlePage();
+export async function startChromium(entry = fileURLToPath(new URL('./pageEntry.ts', import.meta.url))): Promise<ChromiumSession> {
+  const script = await bundlePage(entry);
   const html = '<!doctype html><meta charset="utf-8"><title>nexus-store idb</title><script type="module" src="/page.js"></script>';
   const server = createServer((req, res) => {
     if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
@@ -69,7 +69,7 @@ export async function startChromium(): Promise<ChromiumSession> {
       const page = await context.newPage();
       page.on('pageerror', (error) => console.error('[page error]', error));
       await page.goto(`${pageOrigin}/`);
-      await page.waitForFunction(() => 'nexusIdb' in globalThis);
+      await page.waitForFunction(() => 'nexusPageReady' in globalThis);
       return page;
     },
     async close() {

@@ -239,6 +239,7 @@ const upgradeApi = {
 (globalThis as { nexusApp?: typeof nexusApi }).nexusApp = nexusApi;
 (globalThis as { nexusUpgrade?: typeof upgradeApi }).nexusUpgrade = upgradeApi;
 (globalThis as { nexusIdb?: typeof api }).nexusIdb = api;
+(globalThis as { nexusPageReady?: boolean }).nexusPageReady = true;
 export type PageApi = typeof api;
 export type NexusApi = typeof nexusApi;
 export type UpgradeApi = typeof upgradeApi;
