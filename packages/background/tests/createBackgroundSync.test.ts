@@ -1,4 +1,4 @@
-import { createNexus, memoryStorage, NetworkError, ValidationError, type Nexus } from '@nexus-store/core';
+import { createManualConnectivity, createNexus, memoryStorage, NetworkError, systemClock, ValidationError, type Nexus } from '@nexus-store/core';
 import { createMemoryRemote, createMemoryStorageState } from '@nexus-store/core/testing';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -59,6 +59,33 @@ describe('createBackgroundSync with a real Nexus', () => {
     bg2.lastRun$.subscribe((run) => seen.push(run));
     expect(seen).toEqual([last]);
     await bg2.dispose();
+  });
+
+  it('shares one connectivity source and one clock with the nexus: going offline holds runs, coming back syncs', async () => {
+    const connectivity = createManualConnectivity(true);
+    const remote = createMemoryRemote();
+    const storage = memoryStorage();
+    const nexus = await createNexus({ storage, remote, clientId: 'device2', connectivity, clock: systemClock });
+    open.push(nexus);
+    const contacts = nexus.store<Contact, string>('contacts', { schema: Contact, key: 'id' });
+    const bg = await createBackgroundSync({
+      nexus,
+      storage,
+      services: { timer: ({ logger }) => new TimerSyncService({ logger, connectivity, clock: systemClock }) },
+      platform: 'timer',
+      config: { minInterval: 10 * MINUTE },
+      logger: silentLogger,
+    });
+    connectivity.setOnline(false);
+    await contacts.save({ id: 'c9', name: 'Barbara' });
+    await vi.advanceTimersByTimeAsync(30 * MINUTE);
+    expect(remote.applied).toHaveLength(0);
+    expect(bg.service.status).toBe('scheduled');
+    connectivity.setOnline(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(remote.applied.map((a) => a.key)).toEqual(['c9']);
+    expect(await bg.lastRun()).toMatchObject({ trigger: 'reconnect', outcome: 'success' });
+    await bg.dispose();
   });
 
   it('records a failed run with its error, retries it, and refuses an invalid configuration before doing anything', async () => {
