@@ -118,8 +118,13 @@ export interface Nexus {
    * travel in one push batch. Reads inside `fn` see the data before the transaction.
    */
   transaction<R>(fn: (tx: NexusTransaction) => R | Promise<R>): Promise<R>;
-  /** Push, then pull. Concurrent calls share one run. */
-  sync(): Promise<SyncReport>;
+  /** The storage this Nexus owns (for tools that keep their own metadata next to the data). */
+  readonly storage: LocalStorage;
+  /**
+   * Push, then pull. Concurrent calls share one run. `signal` aborts the run (for every caller
+   * sharing it); entries in flight go back to pending, and the push is idempotent.
+   */
+  sync(options?: { signal?: AbortSignal }): Promise<SyncReport>;
   pending(): Promise<OutboxItem[]>;
   failed(): Promise<OutboxItem[]>;
   /** Sends a failed mutation again. */
@@ -359,7 +364,23 @@ class NexusImpl implements Nexus, StoreHost {
 
   // ---------------------------------------------------------------- sync
 
-  sync(): Promise<SyncReport> {
+  sync(options: { signal?: AbortSignal } = {}): Promise<SyncReport> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new NexusError('ABORTED', 'Sync was aborted before it started.', { cause: signal.reason }));
+    const run = this.startSync();
+    if (signal && this.abort) {
+      const abort = this.abort;
+      const onAbort = () => abort.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void run.then(
+        () => signal.removeEventListener('abort', onAbort),
+        () => signal.removeEventListener('abort', onAbort),
+      );
+    }
+    return run;
+  }
+
+  private startSync(): Promise<SyncReport> {
     if (this.closed) return Promise.resolve({ pushed: 0, pulled: 0, conflicts: 0, rejected: 0, durationMs: 0, skipped: 'closed' });
     if (!this.engine) return Promise.resolve({ pushed: 0, pulled: 0, conflicts: 0, rejected: 0, durationMs: 0, skipped: 'no-remote' });
     if (!this.connectivity.isOnline()) {

@@ -4,6 +4,8 @@ import { createManualConnectivity, NetworkError, type SyncStatus } from '@nexus-
 import { createFaultyRemote, createMemoryRemote } from '@nexus-store/core/testing';
 import { device, fakeClock } from './helpers.js';
 
+const createMemoryRemoteDevice = (remote: ReturnType<typeof createMemoryRemote>, state: Awaited<ReturnType<typeof device>>['state']) => device(remote, { state });
+
 describe('sync engine', () => {
   it('pushes local writes, pulls them on another device, and does not echo its own writes', async () => {
     const remote = createMemoryRemote();
@@ -274,5 +276,31 @@ describe('sync engine', () => {
     expect(new Set(ids).size).toBe(2);
     await tab1.nexus.sync();
     expect(remote.records().map((r) => r.key).sort()).toEqual(['a', 'b']);
+  });
+
+  it('sync({ signal }) aborts the run; the entries go back to pending and a later sync delivers them once', async () => {
+    const remote = createMemoryRemote();
+    const slow = {
+      pull: remote.pull,
+      // Like httpRemote: the server applies the push, but the caller stops waiting when aborted.
+      push: (m: Parameters<typeof remote.push>[0], options?: { signal?: AbortSignal }) =>
+        new Promise<Awaited<ReturnType<typeof remote.push>>>((_resolve, reject) => {
+          void remote.push(m);
+          options?.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+        }),
+    };
+    const a = await device(slow);
+    await a.contacts.save({ id: '1', name: 'A' });
+    const controller = new AbortController();
+    const run = a.nexus.sync({ signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
+    expect((await a.nexus.pending()).map((p) => p.status)).toEqual(['pending']);
+    const again = await createMemoryRemoteDevice(remote, a.state);
+    await again.nexus.sync();
+    expect(remote.applied).toHaveLength(1);
+    expect(await again.nexus.pending()).toEqual([]);
+    expect(a.nexus.storage.name).toBe('memory');
   });
 });
