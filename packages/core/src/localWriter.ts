@@ -23,9 +23,10 @@ export class LocalWriter {
     const changed: DocChangeRef[] = [];
     for (const [collection, group] of groupBy(ops, (op) => op.collection)) {
       const keys = [...new Set(group.map((op) => op.key))];
-      const found = await tx.getDocs(collection, keys);
+      // Both reads go out together: one round trip on IndexedDB.
+      const [found, outbox] = await Promise.all([tx.getDocs(collection, keys), tx.getOutboxForKeys(collection, keys)]);
       const docs = new Map<string, StoredDoc | undefined>(keys.map((key, i) => [key, found[i]]));
-      const entries = groupBy(await tx.getOutboxForKeys(collection, keys), (e) => e.key);
+      const entries = groupBy(outbox, (e) => e.key);
       const touched = new Map<string, StoredDoc | null>();
       for (const op of group) {
         const result = await this.applyOne(tx, op, docs.get(op.key), entries.get(op.key) ?? [], txId);

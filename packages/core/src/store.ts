@@ -189,7 +189,11 @@ export class StoreImpl<T, ID extends string | number> implements Store<T, ID> {
     const terms: OrderTerm[] = [];
     if (query.orderBy !== undefined) {
       const list = (typeof query.orderBy === 'string' || (Array.isArray(query.orderBy) && query.orderBy.length === 2 && (query.orderBy[1] === 'asc' || query.orderBy[1] === 'desc')) ? [query.orderBy] : query.orderBy) as readonly OrderBy<T>[];
+      if (!Array.isArray(list)) throw new InvalidArgumentError(`orderBy for "${this.name}" takes a field name, [field, 'asc' | 'desc'], or a list of them.`);
       for (const term of list) {
+        if (typeof term !== 'string' && !(Array.isArray(term) && term.length === 2)) {
+          throw new InvalidArgumentError(`orderBy for "${this.name}" takes a field name or [field, 'asc' | 'desc'], got ${JSON.stringify(term)}.`);
+        }
         const [field, direction] = typeof term === 'string' ? [term, 'asc' as const] : term;
         if (typeof field !== 'string' || (direction !== 'asc' && direction !== 'desc')) throw new InvalidArgumentError(`orderBy for "${this.name}" takes a field name or [field, 'asc' | 'desc'].`);
         terms.push({ field, direction });

@@ -45,6 +45,8 @@ describe('Store<T, ID>', () => {
     await expect(contacts.getAll({ limit: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(contacts.getAll({ where: { name: { like: 'x' } as never } })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(contacts.getAll({ after: 'missing' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(contacts.getAll({ orderBy: [{ field: 'name', direction: 'asc' }] as never })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(contacts.getAll({ orderBy: 42 as never })).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await contacts.count()).toBe(0);
     expect(() => nexus.store('bad name!', { schema: ContactSchema, key: 'id' })).toThrow(InvalidArgumentError);
     await nexus.close();
