@@ -10,6 +10,7 @@ const USAGE = `Usage: nexus-store-server <command> [options]
 Commands:
   serve --db <file | postgres://...> [--port 8787] [--host 0.0.0.0] [--jwt-secret <s>] [--admin-token <s>]
         The secret and admin token may come from NEXUS_JWT_SECRET and NEXUS_ADMIN_TOKEN instead.
+  Every command takes --schema <name> (or NEXUS_PG_SCHEMA) to keep PostgreSQL tables in a schema of their own.
   user add <username> --password <p> [--tenant default] --db <file | postgres://...>
   compact --older-than <30d | 12h | 15m | ms> --db <file | postgres://...>
 `;
@@ -27,9 +28,9 @@ export interface CliResult {
   url?: string;
 }
 
-/** Opens the store `--db` names: a postgres:// URL or a SQLite file. */
-export function storeFor(db: string): ServerStore {
-  return /^postgres(ql)?:\/\//.test(db) ? postgresServerStore({ connectionString: db }) : sqliteServerStore({ filename: db });
+/** Opens the store `--db` names: a postgres:// URL (tables in `schema`, default public) or a SQLite file. */
+export function storeFor(db: string, schema?: string): ServerStore {
+  return /^postgres(ql)?:\/\//.test(db) ? postgresServerStore({ connectionString: db, schema }) : sqliteServerStore({ filename: db });
 }
 
 /** `30d`, `12h`, `15m`, `10s` or a number of milliseconds. */
@@ -56,6 +57,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { env: process
         password: { type: 'string' },
         tenant: { type: 'string' },
         'older-than': { type: 'string' },
+        schema: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -87,7 +89,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { env: process
       return { code: 2 };
     }
     const server = createSyncServer({
-      database: storeFor(db),
+      database: storeFor(db, values.schema ?? io.env.NEXUS_PG_SCHEMA),
       auth: { jwtSecret, adminToken: values['admin-token'] ?? io.env.NEXUS_ADMIN_TOKEN },
       logger: jsonLogger({ write: io.stdout }),
     });
@@ -100,7 +102,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { env: process
       io.stderr(`user add needs a username and --password.\n\n${USAGE}`);
       return { code: 2 };
     }
-    const server = createSyncServer({ database: storeFor(db), auth: { jwtSecret: 'x'.repeat(32) }, logger: jsonLogger({ write: io.stderr, level: 'warn' }) });
+    const server = createSyncServer({ database: storeFor(db, values.schema ?? io.env.NEXUS_PG_SCHEMA), auth: { jwtSecret: 'x'.repeat(32) }, logger: jsonLogger({ write: io.stderr, level: 'warn' }) });
     try {
       await server.addUser(name, values.password, { tenant: values.tenant });
       io.stdout(JSON.stringify({ event: 'user_added', username: name, tenant: values.tenant ?? 'default' }));
@@ -116,7 +118,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { env: process
       io.stderr(`compact needs --older-than like 30d, 12h, 15m or a number of ms.\n\n${USAGE}`);
       return { code: 2 };
     }
-    const server = createSyncServer({ database: storeFor(db), auth: { jwtSecret: 'x'.repeat(32) }, logger: jsonLogger({ write: io.stderr, level: 'warn' }) });
+    const server = createSyncServer({ database: storeFor(db, values.schema ?? io.env.NEXUS_PG_SCHEMA), auth: { jwtSecret: 'x'.repeat(32) }, logger: jsonLogger({ write: io.stderr, level: 'warn' }) });
     try {
       const result = await server.compact({ olderThanMs });
       io.stdout(JSON.stringify({ event: 'compacted', olderThanMs, ...result }));

@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { InvalidArgumentError, StorageError, type ServerRecord } from '@nexus-store/core';
-import type { CompactResult, PokeListener, PullPage, ServerStore, ServerStoreTransaction, StoredUser } from './serverStore.js';
-import { notify } from './sqliteServerStore.js';
+import { notifyPokeListeners, type CompactResult, type PokeListener, type PullPage, type ServerStore, type ServerStoreTransaction, type StoredUser } from './serverStore.js';
 
 export interface PostgresServerStoreOptions {
   /** e.g. postgres://user:pass@host:5432/db */
@@ -83,7 +82,7 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
       if (msg.channel !== channel || !msg.payload) return;
       try {
         const { tenant, version } = JSON.parse(msg.payload) as { tenant: string; version: number };
-        notify(listeners, tenant, version);
+        notifyPokeListeners(listeners, tenant, version);
       } catch {
         // not ours
       }

@@ -70,3 +70,14 @@ export interface ServerStore {
   subscribePokes(listener: PokeListener): () => void;
   close(): Promise<void>;
 }
+
+/** Calls every listener; one that throws must not turn a committed push into an error. */
+export function notifyPokeListeners(listeners: Iterable<PokeListener>, tenant: string, version: number): void {
+  for (const listener of listeners) {
+    try {
+      listener(tenant, version);
+    } catch {
+      // A poke is a hint; the client pulls anyway.
+    }
+  }
+}

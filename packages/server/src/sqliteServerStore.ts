@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { StorageError, type ServerRecord } from '@nexus-store/core';
-import type { CompactResult, PokeListener, PullPage, ServerStore, ServerStoreTransaction, StoredUser } from './serverStore.js';
+import { notifyPokeListeners, type CompactResult, type PokeListener, type PullPage, type ServerStore, type ServerStoreTransaction, type StoredUser } from './serverStore.js';
 
 export interface SqliteServerStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -47,17 +47,6 @@ function toRecord(row: RecordRow): ServerRecord {
     fieldClocks: row.field_clocks === null ? null : (JSON.parse(row.field_clocks) as ServerRecord['fieldClocks']),
     clientId: row.client_id,
   };
-}
-
-/** Calls every listener; one that throws must not turn a committed push into an error. */
-export function notify(listeners: Iterable<PokeListener>, tenant: string, version: number): void {
-  for (const listener of listeners) {
-    try {
-      listener(tenant, version);
-    } catch {
-      // A poke is a hint; the client pulls anyway.
-    }
-  }
 }
 
 const RECORD_COLUMNS = 'collection, key, version, deleted, data, hlc, field_clocks, client_id';
@@ -178,7 +167,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
           if ((error as { code?: unknown }).code !== undefined && String((error as { code?: unknown }).code).startsWith('SQLITE')) mapError(error);
           throw error;
         }
-        if (version !== startVersion) notify(listeners, tenant, version);
+        if (version !== startVersion) notifyPokeListeners(listeners, tenant, version);
         return result;
       });
     },

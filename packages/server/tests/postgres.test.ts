@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createSyncServer, silentLogger, type SyncServer } from '@nexus-store/server';
+import { runCli } from '@nexus-store/server/cli';
 import { api, mutation, PG_URL, postgresAvailable, postgresFactory, SECRET, waitForPoke } from './helpers.js';
 import { runServerSuite } from './serverSuite.js';
 
@@ -8,6 +9,27 @@ const available = await postgresAvailable();
 
 describe.skipIf(!available)('PostgreSQL (postgres://postgres@127.0.0.1:5432/test, one schema per run, dropped after)', () => {
   runServerSuite('PostgreSQL', postgresFactory());
+
+  it('CLI: user add and serve with --db postgres://... --schema', async () => {
+    const factory = postgresFactory();
+    const { schema } = factory.create();
+    const out: string[] = [];
+    const io = { env: { NEXUS_JWT_SECRET: 's'.repeat(40) }, stdout: (l: string) => out.push(l), stderr: (l: string) => out.push(l) };
+    try {
+      expect((await runCli(['user', 'add', 'gina', '--password', 'gina-password', '--tenant', 'pg', '--db', PG_URL, '--schema', schema], io)).code).toBe(0);
+      const { server, url } = await runCli(['serve', '--db', PG_URL, '--schema', schema, '--port', '0', '--host', '127.0.0.1'], io);
+      try {
+        const login = await fetch(`${url}/auth/login`, { method: 'POST', body: JSON.stringify({ username: 'gina', password: 'gina-password' }) });
+        expect(login.status).toBe(200);
+        expect(((await (await fetch(`${url}/health`)).json()) as { store: string }).store).toBe('postgres');
+      } finally {
+        await server!.close();
+      }
+      expect((await runCli(['compact', '--older-than', '1d', '--db', PG_URL, '--schema', schema], io)).code).toBe(0);
+    } finally {
+      await factory.cleanup();
+    }
+  });
 
   describe('several server instances over one database', () => {
     const factory = postgresFactory();
