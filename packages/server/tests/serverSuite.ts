@@ -342,6 +342,66 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       expect(JSON.stringify(await client.pullAll())).toBe(before);
     });
 
+    it('model: random batches from several clients (stale bases, replays, deletes, unique values) match a reference model', async () => {
+      const { server, url } = await start({ collections: { contacts: { unique: ['u'] } } });
+      type Rec = { version: number; deleted: boolean; data: Record<string, unknown> | null; hlc: string; clientId: string };
+      const op = fc.record({
+        client: fc.constantFrom('c1', 'c2', 'c3'),
+        key: fc.constantFrom('a', 'b', 'c', 'd'),
+        del: fc.boolean(),
+        u: fc.option(fc.constantFrom('x', 'y'), { nil: undefined }),
+        base: fc.oneof(fc.constant('current' as const), fc.nat(6)),
+        replay: fc.nat(20),
+        isReplay: fc.boolean(),
+      });
+      let run = 0;
+      const seed = Number(process.env.NEXUS_FC_SEED ?? Date.now() % 1_000_000);
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.array(op, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 8 }), async (batches) => {
+          run += 1;
+          const client = api(url, await server.issueToken('model', { tenant: `model-${name}-${run}` }));
+          const records = new Map<string, Rec>();
+          const dedup = new Map<string, number>();
+          const sent: any[] = [];
+          let version = 0;
+          let seq = 0;
+          for (const batch of batches) {
+            const clientId = batch[0]!.client;
+            const mutations = batch.map((o) => {
+              const earlier = sent.filter((m) => m.clientId === clientId);
+              if (o.isReplay && earlier.length > 0) return earlier[o.replay % earlier.length];
+              seq += 1;
+              const data = o.del ? null : { n: seq, ...(o.u ? { u: o.u } : {}) };
+              return mutation({ clientId, key: o.key, op: o.del ? 'delete' : 'upsert', data, hlc: `h${seq}`, baseVersion: o.base === 'current' ? (records.get(o.key)?.version ?? 0) : o.base });
+            });
+            sent.push(...mutations);
+            const expected = mutations.map((m) => {
+              const first = dedup.get(`${m.clientId}/${m.mutationId}`);
+              if (first !== undefined) return { mutationId: m.mutationId, status: 'duplicate', version: first };
+              const current = records.get(m.key);
+              const asServer = (k: string, r: Rec) => ({ collection: 'contacts', key: k, version: r.version, deleted: r.deleted, data: r.data, hlc: r.hlc, fieldClocks: null, clientId: r.clientId });
+              if (m.baseVersion !== (current?.version ?? 0)) return { mutationId: m.mutationId, status: 'conflict', reason: 'version', current: current ? asServer(m.key, current) : null };
+              const u = m.op === 'upsert' ? (m.data as any).u : undefined;
+              if (u !== undefined) {
+                const holder = [...records].find(([k, r]) => k !== m.key && !r.deleted && (r.data as any)?.u === u);
+                if (holder) return { mutationId: m.mutationId, status: 'conflict', reason: 'unique', field: 'u', current: asServer(holder[0], holder[1]) };
+              }
+              version += 1;
+              records.set(m.key, { version, deleted: m.op === 'delete', data: m.op === 'delete' ? null : m.data, hlc: m.hlc, clientId: m.clientId });
+              dedup.set(`${m.clientId}/${m.mutationId}`, version);
+              return { mutationId: m.mutationId, status: 'applied', version };
+            });
+            const res = await client.push(mutations, clientId);
+            expect(res.body.results).toEqual(expected);
+          }
+          const pulled = await client.pullAll();
+          const model = [...records].sort((x, y) => x[1].version - y[1].version).map(([key, r]) => [key, r.version, r.deleted, r.data]);
+          expect(pulled.map((r: any) => [r.key, r.version, r.deleted, r.data])).toEqual(model);
+        }),
+        { numRuns: 25, seed },
+      );
+    });
+
     it('close() lets an in-flight push finish', async () => {
       const { store } = factory.create();
       let entered!: () => void;
