@@ -44,6 +44,23 @@ describe('sqliteStorage basics', () => {
     expect(counts).toEqual({ pending: 1, inflight: 0, failed: 0, conflict: 0 });
   });
 
+  it('returns documents that compare, spread, serialise and accept assignment like plain objects', async () => {
+    const stored = doc('c', 'a', { v: 1 }, { fieldClocks: { v: 'h1' }, server: { version: 3, deleted: false, data: { v: 0 }, hlc: 'h0', fieldClocks: null } });
+    await storage.write((tx) => tx.putDocs([stored]));
+    const [fromQuery] = await storage.read((tx) => tx.queryDocs('c', {}));
+    const [fromGet] = await storage.read((tx) => tx.getDocs('c', ['a']));
+    for (const found of [fromQuery!, fromGet!]) {
+      expect(found).toEqual(stored);
+      expect(JSON.parse(JSON.stringify(found))).toEqual(stored);
+      expect({ ...found }).toEqual(stored);
+      expect(Object.keys(found).sort()).toEqual(Object.keys(stored).sort());
+      found.fieldClocks = { v: 'h2' };
+      found.server = null;
+      expect(found.fieldClocks).toEqual({ v: 'h2' });
+      expect(found.server).toBeNull();
+    }
+  });
+
   it('keeps tombstones, removes documents, deletes metadata with undefined', async () => {
     await storage.write(async (tx) => {
       await tx.putDocs([doc('c', 'a', { v: 1 }), doc('c', 'b', { v: 2 }), doc('c', 'gone', null)]);
