@@ -5,14 +5,51 @@
  *   npx tsx bench/load.ts [--duration 60] [--clients 50] [--batch 10] [--store sqlite|postgres|both]
  *                         [--pg postgres://postgres@127.0.0.1:5432/test]
  *
- * Server and clients share one Node process (one event loop), so latencies include client work.
+ * By default the server runs in a child process (the real CLI: `nexus-store-server serve`), so the
+ * clients' work does not share its event loop; `--in-process` runs both in this process.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createSyncServer, postgresServerStore, silentLogger, sqliteServerStore, type ServerStore } from '../src/index.js';
+
+const SECRET = 'load-test-secret-load-test-secret-00';
+
+/** Starts `nexus-store-server serve` in a child process on a free port; resolves its URL. */
+async function spawnServer(db: string, schema: string | undefined): Promise<{ url: string; stop: () => Promise<void> }> {
+  const tsx = createRequire(import.meta.url).resolve('tsx');
+  const bin = new URL('../src/bin.ts', import.meta.url).pathname;
+  const args = ['--conditions=source', '--import', tsx, bin, 'serve', '--db', db, '--port', '0', '--host', '127.0.0.1', ...(schema ? ['--schema', schema] : [])];
+  const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, NEXUS_JWT_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      for (const line of buffer.split('\n')) {
+        try {
+          const event = JSON.parse(line) as { event?: string; url?: string };
+          if (event.event === 'listening' && event.url) resolve(event.url);
+        } catch {
+          // partial line
+        }
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  child.stdout!.resume();
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +59,7 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'both' },
     pg: { type: 'string', default: process.env.NEXUS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     'pull-every': { type: 'string', default: '2' },
+    'in-process': { type: 'boolean', default: false },
   },
 });
 const durationMs = Number(values.duration) * 1000;
@@ -40,9 +78,11 @@ interface Acked {
   deleted: boolean;
 }
 
-async function run(name: string, store: ServerStore, cleanup: () => Promise<void>): Promise<void> {
-  const server = createSyncServer({ database: store, auth: { jwtSecret: 'load-test-secret-load-test-secret-00' }, logger: silentLogger });
-  const { url } = await server.listen(0, '127.0.0.1');
+async function run(name: string, target: { store: () => ServerStore; db: string; schema?: string }, cleanup: () => Promise<void>): Promise<void> {
+  // In process: the server shares this event loop. Otherwise only its tokens are made here.
+  const server = createSyncServer({ database: values['in-process'] ? target.store() : sqliteServerStore({ filename: ':memory:' }), auth: { jwtSecret: SECRET }, logger: silentLogger });
+  const child = values['in-process'] ? undefined : await spawnServer(target.db, target.schema);
+  const url = child ? child.url : (await server.listen(0, '127.0.0.1')).url;
   const token = await server.issueToken('load', { tenant: 'load' });
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const pushLatency: number[] = [];
@@ -136,7 +176,7 @@ async function run(name: string, store: ServerStore, cleanup: () => Promise<void
   const ok = mismatches === 0 && extra === 0 && latest === applied && errors === 0;
   console.log(
     JSON.stringify({
-      store: name, clients: clientCount, batch, seconds: Number(elapsed.toFixed(1)),
+      store: name, server: child ? 'child process' : 'in process', clients: clientCount, batch, seconds: Number(elapsed.toFixed(1)),
       mutationsPerSecond: Math.round(applied / elapsed), pushes: pushLatency.length, pulls: pullLatency.length, pulledChanges,
       pushP50ms: Number(percentile(pushLatency, 50).toFixed(1)), pushP99ms: Number(percentile(pushLatency, 99).toFixed(1)),
       pullP50ms: Number(percentile(pullLatency, 50).toFixed(1)), pullP99ms: Number(percentile(pullLatency, 99).toFixed(1)),
@@ -144,6 +184,7 @@ async function run(name: string, store: ServerStore, cleanup: () => Promise<void
       check: ok ? 'OK: the server holds exactly the acknowledged mutations' : 'FAILED',
     }),
   );
+  await child?.stop();
   await server.close();
   await cleanup();
   if (!ok) process.exitCode = 1;
@@ -152,7 +193,8 @@ async function run(name: string, store: ServerStore, cleanup: () => Promise<void
 const which = values.store;
 if (which === 'sqlite' || which === 'both') {
   const dir = mkdtempSync(join(tmpdir(), 'nexus-load-'));
-  await run('sqlite', sqliteServerStore({ filename: join(dir, 'load.db') }), async () => rmSync(dir, { recursive: true, force: true }));
+  const db = join(dir, 'load.db');
+  await run('sqlite', { store: () => sqliteServerStore({ filename: db }), db }, async () => rmSync(dir, { recursive: true, force: true }));
 }
 if (which === 'postgres' || which === 'both') {
   const schema = `nexus_load_${process.pid}`;
@@ -163,7 +205,7 @@ if (which === 'postgres' || which === 'both') {
     await c.end();
   };
   try {
-    await run('postgres', postgresServerStore({ connectionString: values.pg!, schema, poolSize: 20 }), drop);
+    await run('postgres', { store: () => postgresServerStore({ connectionString: values.pg!, schema, poolSize: 20 }), db: values.pg!, schema }, drop);
   } catch (error) {
     console.error(`PostgreSQL load test failed: ${(error as Error).message}`);
     process.exitCode = 1;
