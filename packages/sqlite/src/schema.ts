@@ -21,8 +21,12 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
         server TEXT,
         PRIMARY KEY (collection, key)
       ) WITHOUT ROWID;
+      -- The rowid is priority rank * 2^44 + seq, so the table itself is in push order (priority,
+      -- then seq) and a save writes no ordering index. updateOutbox and deleteOutbox find a seq
+      -- under each of the four ranks.
       CREATE TABLE nx_outbox (
-        seq INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL,
         collection TEXT NOT NULL,
         key TEXT NOT NULL,
         priority INTEGER NOT NULL,
@@ -41,7 +45,7 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
         created_at INTEGER NOT NULL
       );
       CREATE INDEX nx_outbox_by_doc ON nx_outbox (collection, key);
-      CREATE INDEX nx_outbox_by_status ON nx_outbox (status, priority, seq);
+      CREATE INDEX nx_outbox_by_tx ON nx_outbox (tx_id) WHERE tx_id IS NOT NULL;
       CREATE TABLE nx_meta (
         key TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL

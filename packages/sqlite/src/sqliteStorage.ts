@@ -85,6 +85,14 @@ interface OutboxRow {
   created_at: number;
 }
 
+/** Outbox rowids: priority rank * SEQ_SLOT + seq (seqs stay far below 2^44). */
+const SEQ_SLOT = 2 ** 44;
+
+/** The rowid an entry with this seq has under each of the four priority ranks. */
+function rowidsOf(seq: number): [number, number, number, number] {
+  return [seq, SEQ_SLOT + seq, 2 * SEQ_SLOT + seq, 3 * SEQ_SLOT + seq];
+}
+
 const OUTBOX_COLUMNS =
   'seq, collection, key, priority, status, tx_id, mutation_id, op, data, changed_fields, base_version, hlc, field_clocks, attempts, last_error, conflict, created_at';
 
@@ -178,12 +186,15 @@ function prepareStatements(db: Database.Database) {
     ),
     removeDoc: db.prepare('DELETE FROM nx_docs WHERE collection = ? AND key = ?'),
     lastSeq: db.prepare<[], { last: number }>(
-      'SELECT max(ifnull((SELECT max(seq) FROM nx_outbox), 0), (SELECT deleted_max FROM nx_outbox_seq WHERE id = 1)) AS last',
+      `SELECT max(${[0, 1, 2, 3].map((r) => `ifnull((SELECT max(id) FROM nx_outbox WHERE id >= ${r * SEQ_SLOT} AND id < ${(r + 1) * SEQ_SLOT}) - ${r * SEQ_SLOT}, 0)`).join(', ')},
+        (SELECT deleted_max FROM nx_outbox_seq WHERE id = 1)) AS last`,
     ),
-    addOutbox: db.prepare(`INSERT INTO nx_outbox (${OUTBOX_COLUMNS}) VALUES (${OUTBOX_COLUMNS.split(',').map(() => '?').join(', ')})`),
+    addOutbox: db.prepare(`INSERT INTO nx_outbox (id, ${OUTBOX_COLUMNS}) VALUES (?, ${OUTBOX_COLUMNS.split(',').map(() => '?').join(', ')})`),
     rememberDeletedSeq: db.prepare('UPDATE nx_outbox_seq SET deleted_max = max(deleted_max, ?) WHERE id = 1'),
-    updateOutbox: db.prepare(`UPDATE nx_outbox SET (${OUTBOX_COLUMNS.slice('seq, '.length)}) = (${OUTBOX_COLUMNS.split(',').slice(1).map(() => '?').join(', ')}) WHERE seq = ?`),
-    deleteOutbox: db.prepare('DELETE FROM nx_outbox WHERE seq = ?'),
+    updateOutbox: db.prepare(
+      `UPDATE nx_outbox SET id = ?, (${OUTBOX_COLUMNS.slice('seq, '.length)}) = (${OUTBOX_COLUMNS.split(',').slice(1).map(() => '?').join(', ')}) WHERE id IN (?, ?, ?, ?)`,
+    ),
+    deleteOutbox: db.prepare('DELETE FROM nx_outbox WHERE id IN (?, ?, ?, ?)'),
     outboxForKey: db.prepare<[string, string], OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key = ? ORDER BY seq`),
     outboxForKeys: db.prepare<[string, string], OutboxRow>(
       `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq`,
@@ -340,7 +351,7 @@ class SqliteTransaction implements WriteTransaction {
         terms.push('tx_id = ?');
         params.push(filter.txId);
       }
-      let sql = `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY priority, seq`;
+      let sql = `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY id`;
       if (filter.limit !== undefined) {
         sql += ' LIMIT ?';
         params.push(Math.max(0, Math.trunc(filter.limit)));
@@ -400,7 +411,7 @@ class SqliteTransaction implements WriteTransaction {
       // Seqs come from the table once per physical transaction (we hold the write lock), then count up.
       const seq = (this.connection.nextSeq ??= s.lastSeq.get()!.last + 1);
       this.connection.nextSeq = seq + 1;
-      s.addOutbox.run(seq, ...entryValues(entry));
+      s.addOutbox.run(PRIORITY_RANK[entry.priority] * SEQ_SLOT + seq, seq, ...entryValues(entry));
       return seq;
     });
   }
@@ -408,7 +419,7 @@ class SqliteTransaction implements WriteTransaction {
   updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
     return this.runWrite((s) => {
       for (const entry of entries) {
-        s.updateOutbox.run(...entryValues(entry), entry.seq);
+        s.updateOutbox.run(PRIORITY_RANK[entry.priority] * SEQ_SLOT + entry.seq, ...entryValues(entry), ...rowidsOf(entry.seq));
       }
     });
   }
@@ -417,7 +428,7 @@ class SqliteTransaction implements WriteTransaction {
     return this.runWrite((s) => {
       let highest = 0;
       for (const seq of seqs) {
-        if (s.deleteOutbox.run(seq).changes > 0 && seq > highest) highest = seq;
+        if (s.deleteOutbox.run(...rowidsOf(seq)).changes > 0 && seq > highest) highest = seq;
       }
       if (highest > 0) s.rememberDeletedSeq.run(highest);
     });

@@ -88,6 +88,45 @@ describe('sqliteStorage basics', () => {
     expect(third).toBeGreaterThan(second);
   });
 
+  it('keeps push order, seq and lookups when an update changes an entry\'s priority', async () => {
+    const [a, b, c] = await storage.write(async (tx) => [
+      await tx.addOutbox(outboxEntry('c', 'a', { v: 1 }, { priority: 'low' })),
+      await tx.addOutbox(outboxEntry('c', 'b', { v: 1 }, { priority: 'normal' })),
+      await tx.addOutbox(outboxEntry('c', 'c', { v: 1 }, { priority: 'high' })),
+    ]);
+    const before = await storage.read((tx) => tx.listOutbox());
+    expect(before.map((e) => e.seq)).toEqual([c, b, a]);
+    const raised = { ...before.find((e) => e.seq === a)!, priority: 'critical' as const, status: 'inflight' as const };
+    await storage.write((tx) => tx.updateOutbox([raised]));
+    const after = await storage.read(async (tx) => ({ all: await tx.listOutbox(), forKey: await tx.getOutboxForKeys('c', ['a']), inflight: await tx.listOutbox({ status: 'inflight' }) }));
+    expect(after.all.map((e) => [e.seq, e.priority])).toEqual([
+      [a, 'critical'],
+      [c, 'high'],
+      [b, 'normal'],
+    ]);
+    expect(after.forKey).toEqual([raised]);
+    expect(after.inflight).toEqual([raised]);
+    await storage.write((tx) => tx.deleteOutbox([a, b]));
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => e.seq)).toEqual([c]);
+  });
+
+  it('hands out seqs above one deleted from a lower priority than the remaining entries', async () => {
+    const low = await storage.write(async (tx) => {
+      await tx.addOutbox(outboxEntry('c', 'a', { v: 1 }, { priority: 'critical' }));
+      return tx.addOutbox(outboxEntry('c', 'b', { v: 1 }, { priority: 'low' }));
+    });
+    await storage.write((tx) => tx.deleteOutbox([low]));
+    await storage.close();
+    await storage.open();
+    const next = await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'c', { v: 1 }, { priority: 'critical' })));
+    expect(next).toBeGreaterThan(low);
+    // And with the highest seq still present under a lower priority, after a reopen.
+    const lowAgain = await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'd', { v: 1 }, { priority: 'low' })));
+    await storage.close();
+    await storage.open();
+    expect(await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'e', { v: 1 }, { priority: 'critical' })))).toBeGreaterThan(lowAgain);
+  });
+
   it('lists the outbox by priority then seq, filters by status and txId, updates and finds entries by key', async () => {
     const seqs = await storage.write(async (tx) => [
       await tx.addOutbox(outboxEntry('c', 'a', { v: 1 }, { priority: 'low' })),
