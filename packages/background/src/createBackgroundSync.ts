@@ -1,19 +1,26 @@
-import { NetworkError, NexusError, type LocalStorage } from '@nexus-store/core';
+import { InvalidArgumentError, NetworkError, NexusError, type LocalStorage } from '@nexus-store/core';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { parseBackgroundSyncConfig, type BackgroundSyncConfigInput, type BackgroundSyncPreset } from './backgroundSyncConfig.js';
 import type { BackgroundSyncLogger, BackgroundSyncRunContext, BackgroundSyncService, BackgroundSyncStatus, BackgroundSyncTask } from './backgroundSyncService.js';
 import { createBackgroundSyncService, type BackgroundSyncPlatform, type BackgroundSyncServiceProviders } from './createBackgroundSyncService.js';
-import { systemClock, type Clock } from './environmentPorts.js';
+import { systemClock, systemTimers, type Clock, type TimerPort } from './environmentPorts.js';
 import { memoryLastRunStore, storageLastRunStore, type BackgroundSyncCounts, type BackgroundSyncRun, type LastRunStore } from './lastRunStore.js';
 import { isPushSnapshotSink } from './nativeSyncService.js';
-import type { PendingPush } from './pushSnapshot.js';
+import { pendingPushFromStorage, type PendingPush } from './pushSnapshot.js';
 import { describeError } from './syncServiceBase.js';
 
-/** What background sync needs from a Nexus: `sync()` (push then pull), and optionally its status. */
+/**
+ * What background sync needs from a Nexus: `sync({ signal })` (push then pull; aborting the signal
+ * aborts the run), and optionally its status, storage and client id. A `Nexus` fits.
+ */
 export interface SyncTarget {
   sync(options?: { signal?: AbortSignal }): Promise<unknown>;
   /** When present, a change of its `pending` count refreshes the native push snapshot. */
   readonly status$?: { subscribe(observer: (value: unknown) => void): { unsubscribe(): void } };
+  /** When present, the default storage of the last run and of the pending push (`nexus.storage`). */
+  readonly storage?: Pick<LocalStorage, 'read' | 'write'>;
+  /** When present, the client id of the push snapshot (`nexus.clientId`). */
+  readonly clientId?: string;
 }
 
 /** Keeps the serialized push request native code replays while no JavaScript runs. */
@@ -22,12 +29,15 @@ export interface PushSnapshotOptions {
   url: string;
   /** The bearer token, read each time the snapshot is written. */
   getToken?: () => string | null | undefined | Promise<string | null | undefined>;
-  /** The pending push body; `pendingPushFromStorage(storage)` reads it from the outbox. */
-  pending: () => Promise<PendingPush | null>;
+  /**
+   * The pending push body.
+   * @default pendingPushFromStorage(storage ?? nexus.storage, { clientId: nexus.clientId })
+   */
+  pending?: () => Promise<PendingPush | null>;
 }
 
 export interface CreateBackgroundSyncOptions {
-  /** The Nexus (or anything with `sync()`). */
+  /** The Nexus (or anything with `sync({ signal })`). */
   nexus: SyncTarget;
   /** A configuration or a preset name. @default {} (defaults) */
   config?: BackgroundSyncConfigInput | BackgroundSyncPreset;
@@ -37,9 +47,9 @@ export interface CreateBackgroundSyncOptions {
   services?: BackgroundSyncServiceProviders;
   /** A ready service; wins over `platform` and `services`. */
   service?: BackgroundSyncService;
-  /** The nexus's storage: the last run is kept in its metadata. */
+  /** The storage whose metadata keeps the last run. @default nexus.storage */
   storage?: Pick<LocalStorage, 'read' | 'write'>;
-  /** Where the last run is kept. @default storageLastRunStore(storage), else in memory */
+  /** Where the last run is kept. @default storageLastRunStore(storage ?? nexus.storage), in memory when neither exists */
   lastRunStore?: LastRunStore;
   /** Native push snapshot (used by native services). */
   push?: PushSnapshotOptions;
@@ -49,6 +59,10 @@ export interface CreateBackgroundSyncOptions {
   autoSchedule?: boolean;
   /** @default Date.now */
   clock?: Clock;
+  /** Timers for the abort grace (a core `Clock` fits). @default systemTimers */
+  timers?: TimerPort;
+  /** See `CreateSyncTaskOptions.abortGrace`. @default 2_000 */
+  abortGrace?: number;
   /** @default console */
   logger?: BackgroundSyncLogger;
   /** The global object the platform probe looks at. @default globalThis */
@@ -91,42 +105,77 @@ export function countsOf(report: unknown): BackgroundSyncCounts | null {
   return { pushed: pushed ?? 0, pulled: pulled ?? 0, failed: failed ?? 0, conflicts: conflicts ?? 0 };
 }
 
-/** Rejects with the signal's reason when it aborts first. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+/**
+ * Settles with `promise`. Once `signal` aborts, waits at most `grace` ms for `promise` to settle
+ * (a Nexus that honours the signal puts its in-flight entries back to pending), then rejects with the
+ * signal's reason (as a NexusError), so a target that ignores the signal cannot hold the run past the
+ * platform's grace.
+ */
+function settleWithin<T>(promise: Promise<T>, signal: AbortSignal, grace: number, timers: TimerPort): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    let timer: unknown = null;
+    const onAbort = () => {
+      timer = timers.setTimeout(() => reject(abortedError(signal)), grace);
+    };
+    const done = () => {
+      signal.removeEventListener('abort', onAbort);
+      if (timer !== null) timers.clearTimeout(timer);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
+        done();
+        if (signal.aborted) reject(abortedError(signal));
+        else resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
+        done();
+        reject(signal.aborted ? abortedError(signal) : error);
       },
     );
   });
 }
 
+/** The signal's reason when it is a NexusError (e.g. an expiration), else an ABORTED NexusError caused by it. */
+function abortedError(signal: AbortSignal): NexusError {
+  return signal.reason instanceof NexusError ? signal.reason : new NexusError('ABORTED', 'The background run was aborted.', { cause: signal.reason });
+}
+
 export interface CreateSyncTaskOptions {
+  /** @default 'nexus-store.sync' */
   taskId?: string;
+  /** @default Date.now */
   clock?: Clock;
+  /** Timers for the abort grace (a core `Clock` fits). @default systemTimers */
+  timers?: TimerPort;
+  /**
+   * After the run's signal aborts (iOS expiration, Android worker stop, dispose), how long to wait,
+   * in milliseconds, for `nexus.sync()` to wind down before the run is reported as aborted. Keep it
+   * below the platform's grace (native completes the run itself 5 s after an expiration).
+   * @default 2_000
+   */
+  abortGrace?: number;
   /** Called after each run with its record. */
   onRun?: (run: BackgroundSyncRun) => void | Promise<void>;
 }
 
-/** A task that runs `nexus.sync()` (aborted through the run's signal) and records the run. */
+/**
+ * A task that runs `nexus.sync({ signal })` with the run's signal, so an expiration aborts the sync
+ * itself (entries in flight go back to pending), and records the run.
+ */
 export function createSyncTask(nexus: SyncTarget, options: CreateSyncTaskOptions = {}): BackgroundSyncTask {
   const clock = options.clock ?? systemClock;
+  const timers = options.timers ?? systemTimers;
+  const abortGrace = options.abortGrace ?? 2_000;
   return {
     taskId: options.taskId ?? 'nexus-store.sync',
     async execute(context: BackgroundSyncRunContext): Promise<boolean> {
       const startedAt = clock.now();
       const base = { source: 'app' as const, trigger: context.trigger, attempt: context.attempt, startedAt };
       try {
-        const report = await untilAborted(nexus.sync({ signal: context.signal }), context.signal);
+        if (context.signal.aborted) throw abortedError(context.signal);
+        const report = await settleWithin(nexus.sync({ signal: context.signal }), context.signal, abortGrace, timers);
         const skipped = (report as { skipped?: unknown } | null)?.skipped;
         if (skipped === 'offline') throw new NetworkError('NETWORK', 'The device is offline; the background sync will be retried.');
         if (skipped === 'closed') throw new NexusError('CLOSED', 'The nexus is closed; dispose the background sync with it.');
@@ -150,7 +199,12 @@ export async function createBackgroundSync(options: CreateBackgroundSyncOptions)
   const clock = options.clock ?? systemClock;
   const config = typeof options.config === 'string' ? options.config : (options.config ?? {});
   parseBackgroundSyncConfig(config); // fail fast with ValidationError before building anything
-  const store = options.lastRunStore ?? (options.storage ? storageLastRunStore(options.storage) : memoryLastRunStore());
+  const storage = options.storage ?? options.nexus.storage;
+  const pendingPush = options.push?.pending ?? (storage ? pendingPushFromStorage(storage, { clientId: options.nexus.clientId }) : undefined);
+  if (options.push && !pendingPush) {
+    throw new InvalidArgumentError('push.pending is required when neither storage nor nexus.storage is given: pass pendingPushFromStorage(storage).');
+  }
+  const store = options.lastRunStore ?? (storage ? storageLastRunStore(storage) : memoryLastRunStore());
   const lastRunSubject = new BehaviorSubject<BackgroundSyncRun | undefined>(await store.get());
   const service =
     options.service ?? createBackgroundSyncService({ platform: options.platform, services: options.services, logger, globalObject: options.globalObject });
@@ -167,10 +221,10 @@ export async function createBackgroundSync(options: CreateBackgroundSyncOptions)
   let snapshotChain: Promise<void> = Promise.resolve();
   const refreshPushSnapshot = (): Promise<void> => {
     const push = options.push;
-    if (!push || !isPushSnapshotSink(service)) return Promise.resolve();
+    if (!push || !pendingPush || !isPushSnapshotSink(service)) return Promise.resolve();
     snapshotChain = snapshotChain.then(async () => {
       try {
-        const pending = await push.pending();
+        const pending = await pendingPush();
         if (!pending || pending.mutations.length === 0) {
           await service.setPushSnapshot(null);
           return;
@@ -189,6 +243,8 @@ export async function createBackgroundSync(options: CreateBackgroundSyncOptions)
   const task = createSyncTask(options.nexus, {
     taskId: options.taskId,
     clock,
+    timers: options.timers,
+    abortGrace: options.abortGrace,
     onRun: async (run) => {
       await record(run);
       await refreshPushSnapshot();

@@ -7,7 +7,7 @@ export interface PendingPush {
 }
 
 export interface PendingPushFromStorageOptions {
-  /** The nexus's client id. @default read from the storage metadata key `clientIdMetaKey` */
+  /** The nexus's client id; pass `nexus.clientId` when a nexus is at hand. @default read from the storage metadata key `clientIdMetaKey` */
   clientId?: string;
   /** @default 'clientId' */
   clientIdMetaKey?: string;

@@ -70,6 +70,8 @@ export class WebSyncService extends SyncServiceBase {
   private readonly fallback: BackgroundSyncService | undefined;
   private readonly waiters = new Map<string, () => void>();
   private runNowCount = 0;
+  /** Runs executed in the page (no one-off sync API); dispose aborts them. */
+  private readonly inPage = new Set<AbortController>();
   private readonly onMessage = (event: { data: unknown }) => this.handleMessage(event.data);
 
   constructor(options: WebSyncServiceOptions = {}) {
@@ -162,8 +164,14 @@ export class WebSyncService extends SyncServiceBase {
     const registration = await this.requireContainer().ready;
     if (!registration.sync) {
       this.setStatus('running');
-      const outcome = await this.executeTask({ signal: new AbortController().signal, trigger: 'manual', attempt: 0 });
-      this.setStatus(outcome.ok ? 'completed' : 'failed');
+      const controller = new AbortController();
+      this.inPage.add(controller);
+      try {
+        const outcome = await this.executeTask({ signal: controller.signal, trigger: 'manual', attempt: 0 });
+        this.setStatus(outcome.ok ? 'completed' : 'failed');
+      } finally {
+        this.inPage.delete(controller);
+      }
       return;
     }
     // A tag of its own, so this call waits for its run and not for one already under way.
@@ -175,6 +183,7 @@ export class WebSyncService extends SyncServiceBase {
   }
 
   protected override async onDispose(): Promise<void> {
+    for (const controller of this.inPage) controller.abort();
     this.container?.removeEventListener('message', this.onMessage);
     await this.fallback?.dispose();
   }
