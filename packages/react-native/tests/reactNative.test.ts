@@ -95,7 +95,8 @@ describe('@nexus-store/react-native', () => {
 
   it('on iOS the factory picks BGTaskScheduler; a run that iOS expires is aborted and retried, with one pending request at a time', async () => {
     const platform = new FakeNativePlatform({ platform: 'ios', appRefreshBudgetMs: 30_000 });
-    const remote = createFaultyRemote(createMemoryRemote(), { random: () => 0.5, delay: () => new Promise((resolve) => setTimeout(resolve, 45_000)) });
+    const server = createMemoryRemote();
+    const remote = createFaultyRemote(server, { random: () => 0.5, delay: () => new Promise((resolve) => setTimeout(resolve, 45_000)) });
     const app = await openNexus(createMemoryStorageState(), remote);
     const bg = await createBackgroundSync({
       nexus: app.nexus,
@@ -107,13 +108,19 @@ describe('@nexus-store/react-native', () => {
     expect(bg.service).toBeInstanceOf(BGTaskSchedulerService);
     await app.contacts.save({ id: 'c1', name: 'Ada' });
     await vi.advanceTimersByTimeAsync(15 * MINUTE + 30_000);
+    expect(platform.events.map((e) => e.type)).toEqual(['scheduled', 'run', 'expired']);
+    // This remote's delay ignores the AbortSignal, so nexus.sync() cannot wind down: the run is
+    // answered after abortGrace (2 s), inside the 5 s native grace.
+    await vi.advanceTimersByTimeAsync(2_000);
     expect(platform.events.map((e) => e.type)).toEqual(['scheduled', 'run', 'expired', 'completed', 'scheduled']);
     expect(await bg.lastRun()).toMatchObject({ outcome: 'failure', error: { code: 'ABORTED' } });
     expect(bg.service.status).toBe('scheduled');
     expect(platform.pending()).toEqual([expect.objectContaining({ kind: 'appRefresh', attempt: 1 })]);
     expect(platform.maxPendingRequests).toBe(1);
     expect(platform.violations).toEqual([]);
-    await vi.advanceTimersByTimeAsync(MINUTE); // let the slow push finish before closing
+    // This remote ignores the signal: its push lands 45 s after it started; let it finish (before the retry) and close.
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(server.applied.map((m) => m.key)).toEqual(['c1']);
     await bg.dispose();
     await app.nexus.close();
   });
