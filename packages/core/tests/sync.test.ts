@@ -303,4 +303,18 @@ describe('sync engine', () => {
     expect(await again.nexus.pending()).toEqual([]);
     expect(a.nexus.storage.name).toBe('memory');
   });
+
+  it('the faulty remote delays calls and honours an abort while delayed', async () => {
+    const remote = createMemoryRemote();
+    const delayed = createFaultyRemote(remote, { random: () => 1, delay: () => new Promise(() => undefined) });
+    const a = await device(delayed);
+    await a.contacts.save({ id: '1', name: 'A' });
+    const controller = new AbortController();
+    const run = a.nexus.sync({ signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(remote.pushes).toHaveLength(0);
+    expect((await a.nexus.pending()).map((p) => p.status)).toEqual(['pending']);
+  });
 });

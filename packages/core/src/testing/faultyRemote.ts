@@ -12,8 +12,8 @@ export interface FaultOptions {
   duplicate?: number;
   /** Probability a pull fails with a timeout. @default 0 */
   failPull?: number;
-  /** Waits before each call, e.g. `() => new Promise(r => setTimeout(r, 5))`. @default none */
-  delay?: () => Promise<void>;
+  /** Waits before each call, e.g. `() => new Promise(r => setTimeout(r, 5))`. An aborted call stops waiting. @default none */
+  delay?: (signal?: AbortSignal) => Promise<void>;
 }
 
 export interface FaultyRemote extends RemoteBackend {
@@ -26,6 +26,17 @@ export interface FaultyRemote extends RemoteBackend {
 export function createFaultyRemote(inner: RemoteBackend, options: FaultOptions): FaultyRemote {
   const faults = { failBeforeApply: 0, failAfterApply: 0, duplicate: 0, failPull: 0 };
   let healed = false;
+  const wait = async (signal: AbortSignal | undefined) => {
+    if (options.delay) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(new NetworkError('ABORTED', 'The call was aborted while delayed.', { cause: signal?.reason }));
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        options.delay!(signal).then(resolve, reject).finally(() => signal?.removeEventListener('abort', onAbort));
+      });
+    }
+    if (signal?.aborted) throw new NetworkError('ABORTED', 'The call was aborted.', { cause: signal.reason });
+  };
   const roll = (p: number | undefined) => !healed && p !== undefined && p > 0 && options.random() < p;
   return {
     faults,
@@ -33,7 +44,7 @@ export function createFaultyRemote(inner: RemoteBackend, options: FaultOptions):
       healed = next;
     },
     async push(mutations, callOptions) {
-      await options.delay?.();
+      await wait(callOptions?.signal);
       if (roll(options.failBeforeApply)) {
         faults.failBeforeApply++;
         throw new NetworkError('SERVER', 'Injected fault: 503 before the server applied the push.', { status: 503 });
@@ -51,7 +62,7 @@ export function createFaultyRemote(inner: RemoteBackend, options: FaultOptions):
       return results;
     },
     async pull(cursor, limit, callOptions) {
-      await options.delay?.();
+      await wait(callOptions?.signal);
       if (roll(options.failPull)) {
         faults.failPull++;
         throw new NetworkError('TIMEOUT', 'Injected fault: the pull timed out.');
