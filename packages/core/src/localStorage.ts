@@ -136,6 +136,11 @@ export interface ReadTransaction {
   /** One result per key, in order; tombstones included. */
   getDocs(collection: string, keys: readonly string[]): Promise<(StoredDoc | undefined)[]>;
   queryDocs(collection: string, query: StorageQuery): Promise<StoredDoc[]>;
+  /**
+   * Optional fast path: the `data` of the documents `queryDocs` would return, in the same order.
+   * `Store.getAll` uses it when present, so an adapter can skip building whole `StoredDoc` rows.
+   */
+  queryData?(collection: string, query: StorageQuery): Promise<RecordData[]>;
   /** Number of live (not deleted) documents matching `where`. */
   countDocs(collection: string, where?: StorageQuery['where']): Promise<number>;
   /** Entries ordered by priority (critical first), then by `seq`. */

@@ -11,7 +11,7 @@ import type {
   WriteTransaction,
 } from './localStorage.js';
 import { applyQuery, matchesWhere } from './query.js';
-import { PRIORITY_RANK } from './remoteBackend.js';
+import { PRIORITY_RANK, type RecordData } from './remoteBackend.js';
 
 /** The durable state of a memory storage; pass the same one to a new `memoryStorage()` to "reopen" it. */
 export interface MemoryStorageState {
@@ -87,6 +87,10 @@ class MemoryTransaction implements WriteTransaction {
 
   async queryDocs(collection: string, query: StorageQuery): Promise<StoredDoc[]> {
     return applyQuery(this.currentDocs(collection).values(), query).map(clone);
+  }
+
+  async queryData(collection: string, query: StorageQuery): Promise<RecordData[]> {
+    return applyQuery(this.currentDocs(collection).values(), query).map((doc) => clone(doc.data!));
   }
 
   async countDocs(collection: string, where?: StorageQuery['where']): Promise<number> {

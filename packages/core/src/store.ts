@@ -215,8 +215,7 @@ export class StoreImpl<T, ID extends string | number> implements Store<T, ID> {
   async getAll(query?: Query<T, ID>): Promise<T[]> {
     const q = await this.toStorageQuery(query);
     await this.ensureIndexes();
-    const docs = await this.host.storage.read((tx) => tx.queryDocs(this.name, q));
-    return docs.map((d) => d.data as T);
+    return this.host.storage.read(async (tx) => (tx.queryData ? ((await tx.queryData(this.name, q)) as T[]) : (await tx.queryDocs(this.name, q)).map((d) => d.data as T)));
   }
 
   async count(query?: Pick<Query<T, ID>, 'where'>): Promise<number> {

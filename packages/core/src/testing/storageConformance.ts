@@ -219,6 +219,8 @@ export function storageConformanceCases(createHarness: CreateStorageHarness): Co
         const expected = applyQuery(live, query).map((d) => d.key);
         const actual = (await storage.read((tx) => tx.queryDocs('leads', query))).map((d) => d.key);
         equal(actual, expected, `queryDocs ${show(query)}`);
+        const tx0 = await storage.read(async (tx) => (tx.queryData ? tx.queryData('leads', query) : null));
+        if (tx0) equal(tx0, applyQuery(live, query).map((d) => d.data), `queryData ${show(query)}`);
         if (!query.limit && !query.orderBy) {
           equal(await storage.read((tx) => tx.countDocs('leads', query.where)), expected.length, `countDocs ${show(query.where)}`);
         }
