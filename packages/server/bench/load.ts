@@ -23,7 +23,7 @@ const SECRET = 'load-test-secret-load-test-secret-00';
 async function spawnServer(db: string, schema: string | undefined): Promise<{ url: string; stop: () => Promise<void> }> {
   const tsx = createRequire(import.meta.url).resolve('tsx');
   const bin = new URL('../src/bin.ts', import.meta.url).pathname;
-  const args = ['--conditions=source', '--import', tsx, bin, 'serve', '--db', db, '--port', '0', '--host', '127.0.0.1', ...(schema ? ['--schema', schema] : [])];
+  const args = ['--conditions=source', '--import', tsx, bin, 'serve', '--db', db, '--port', '0', '--host', '127.0.0.1', '--durability', values.durability!, ...(schema ? ['--schema', schema] : [])];
   const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, NEXUS_JWT_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buffer = '';
@@ -60,6 +60,7 @@ const { values } = parseArgs({
     pg: { type: 'string', default: process.env.NEXUS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     'pull-every': { type: 'string', default: '2' },
     'in-process': { type: 'boolean', default: false },
+    durability: { type: 'string', default: 'full' },
   },
 });
 const durationMs = Number(values.duration) * 1000;
@@ -194,7 +195,7 @@ const which = values.store;
 if (which === 'sqlite' || which === 'both') {
   const dir = mkdtempSync(join(tmpdir(), 'nexus-load-'));
   const db = join(dir, 'load.db');
-  await run('sqlite', { store: () => sqliteServerStore({ filename: db }), db }, async () => rmSync(dir, { recursive: true, force: true }));
+  await run(`sqlite (durability ${values.durability})`, { store: () => sqliteServerStore({ filename: db, durability: values.durability as 'full' | 'normal' }), db }, async () => rmSync(dir, { recursive: true, force: true }));
 }
 if (which === 'postgres' || which === 'both') {
   const schema = `nexus_load_${process.pid}`;

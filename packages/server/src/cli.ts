@@ -10,7 +10,8 @@ const USAGE = `Usage: nexus-store-server <command> [options]
 Commands:
   serve --db <file | postgres://...> [--port 8787] [--host 0.0.0.0] [--jwt-secret <s>] [--admin-token <s>]
         The secret and admin token may come from NEXUS_JWT_SECRET and NEXUS_ADMIN_TOKEN instead.
-  Every command takes --schema <name> (or NEXUS_PG_SCHEMA) to keep PostgreSQL tables in a schema of their own.
+  Every command takes --schema <name> (or NEXUS_PG_SCHEMA) to keep PostgreSQL tables in a schema of their own,
+  and --durability full|normal for SQLite (default full: fsync before acknowledging a push).
   user add <username> --password <p> [--tenant default] --db <file | postgres://...>
   compact --older-than <30d | 12h | 15m | ms> --db <file | postgres://...>
 `;
@@ -29,8 +30,8 @@ export interface CliResult {
 }
 
 /** Opens the store `--db` names: a postgres:// URL (tables in `schema`, default public) or a SQLite file. */
-export function storeFor(db: string, schema?: string): ServerStore {
-  return /^postgres(ql)?:\/\//.test(db) ? postgresServerStore({ connectionString: db, schema }) : sqliteServerStore({ filename: db });
+export function storeFor(db: string, schema?: string, durability?: 'full' | 'normal'): ServerStore {
+  return /^postgres(ql)?:\/\//.test(db) ? postgresServerStore({ connectionString: db, schema }) : sqliteServerStore({ filename: db, durability });
 }
 
 /** `30d`, `12h`, `15m`, `10s` or a number of milliseconds. */
@@ -58,6 +59,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { env: process
         tenant: { type: 'string' },
         'older-than': { type: 'string' },
         schema: { type: 'string' },
+        durability: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -72,6 +74,10 @@ export async function runCli(argv: readonly string[], io: CliIo = { env: process
     return { code: command ? 0 : 2 };
   }
   const db = values.db ?? io.env.NEXUS_DB ?? (command === 'serve' ? './nexus-store.db' : undefined);
+  if (values.durability !== undefined && values.durability !== 'full' && values.durability !== 'normal') {
+    io.stderr(`--durability must be full or normal.\n\n${USAGE}`);
+    return { code: 2 };
+  }
   if (!db) {
     io.stderr(`--db is required (a SQLite file or a postgres:// URL).\n\n${USAGE}`);
     return { code: 2 };
@@ -89,7 +95,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { env: process
       return { code: 2 };
     }
     const server = createSyncServer({
-      database: storeFor(db, values.schema ?? io.env.NEXUS_PG_SCHEMA),
+      database: storeFor(db, values.schema ?? io.env.NEXUS_PG_SCHEMA, values.durability as 'full' | 'normal' | undefined),
       auth: { jwtSecret, adminToken: values['admin-token'] ?? io.env.NEXUS_ADMIN_TOKEN },
       logger: jsonLogger({ write: io.stdout }),
     });
@@ -102,7 +108,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { env: process
       io.stderr(`user add needs a username and --password.\n\n${USAGE}`);
       return { code: 2 };
     }
-    const server = createSyncServer({ database: storeFor(db, values.schema ?? io.env.NEXUS_PG_SCHEMA), auth: { jwtSecret: 'x'.repeat(32) }, logger: jsonLogger({ write: io.stderr, level: 'warn' }) });
+    const server = createSyncServer({ database: storeFor(db, values.schema ?? io.env.NEXUS_PG_SCHEMA, values.durability as 'full' | 'normal' | undefined), auth: { jwtSecret: 'x'.repeat(32) }, logger: jsonLogger({ write: io.stderr, level: 'warn' }) });
     try {
       await server.addUser(name, values.password, { tenant: values.tenant });
       io.stdout(JSON.stringify({ event: 'user_added', username: name, tenant: values.tenant ?? 'default' }));
@@ -118,7 +124,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { env: process
       io.stderr(`compact needs --older-than like 30d, 12h, 15m or a number of ms.\n\n${USAGE}`);
       return { code: 2 };
     }
-    const server = createSyncServer({ database: storeFor(db, values.schema ?? io.env.NEXUS_PG_SCHEMA), auth: { jwtSecret: 'x'.repeat(32) }, logger: jsonLogger({ write: io.stderr, level: 'warn' }) });
+    const server = createSyncServer({ database: storeFor(db, values.schema ?? io.env.NEXUS_PG_SCHEMA, values.durability as 'full' | 'normal' | undefined), auth: { jwtSecret: 'x'.repeat(32) }, logger: jsonLogger({ write: io.stderr, level: 'warn' }) });
     try {
       const result = await server.compact({ olderThanMs });
       io.stdout(JSON.stringify({ event: 'compacted', olderThanMs, ...result }));

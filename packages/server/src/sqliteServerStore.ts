@@ -5,6 +5,13 @@ import { notifyPokeListeners, type CompactResult, type PokeListener, type PullPa
 export interface SqliteServerStoreOptions {
   /** Path of the database file, or ':memory:'. */
   filename: string;
+  /**
+   * `'full'`: every push is fsynced before it is acknowledged, so an acknowledged mutation survives
+   * a power loss (clients drop a mutation from their outbox once it is acknowledged).
+   * `'normal'`: survives a crash of the server process, not of the machine; faster.
+   * @default 'full'
+   */
+  durability?: 'full' | 'normal';
 }
 
 const SCHEMA = `
@@ -83,6 +90,18 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
     return run;
   }
 
+  function isSqliteError(error: unknown): boolean {
+    return String((error as { code?: unknown })?.code ?? '').startsWith('SQLITE');
+  }
+
+  function toStorageError(error: unknown): unknown {
+    try {
+      mapError(error);
+    } catch (mapped) {
+      return mapped;
+    }
+  }
+
   function mapError(error: unknown): never {
     if (error instanceof StorageError) throw error;
     const code = (error as { code?: string }).code;
@@ -93,6 +112,115 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
     throw new StorageError('STORAGE', `Server database error: ${(error as Error).message}`, { cause: error, path: options.filename });
   }
 
+  interface PendingWrite {
+    tenant: string;
+    fn: (tx: ServerStoreTransaction) => Promise<unknown>;
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+  }
+  const pending: PendingWrite[] = [];
+  let draining = false;
+
+  /**
+   * Group commit: the pushes waiting when the lock frees run in one SQLite transaction, each in a
+   * savepoint of its own (a failing push rolls back alone), and share one COMMIT (one fsync). None
+   * is acknowledged before that COMMIT.
+   */
+  async function drain(): Promise<void> {
+    draining = true;
+    try {
+      await exclusive(async () => {
+        while (pending.length > 0) await runGroup(pending.splice(0, 128));
+      });
+    } finally {
+      draining = false;
+    }
+    if (pending.length > 0) void drain();
+  }
+
+  async function runGroup(group: PendingWrite[]): Promise<void> {
+    let d: Database.Database;
+    try {
+      d = conn();
+      d.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      for (const w of group) w.reject(toStorageError(error));
+      return;
+    }
+    const done: Array<{ w: PendingWrite; result: unknown; poke: number | null }> = [];
+    const settled = new Set<PendingWrite>();
+    try {
+      for (const w of group) {
+        d.exec('SAVEPOINT push');
+        try {
+          const { result, poke } = await runOne(w);
+          d.exec('RELEASE push');
+          done.push({ w, result, poke });
+        } catch (error) {
+          // A push that fails rolls back alone (unless SQLite already ended the transaction: then all fail below).
+          d.exec('ROLLBACK TO push');
+          d.exec('RELEASE push');
+          settled.add(w);
+          w.reject(isSqliteError(error) ? toStorageError(error) : error);
+        }
+      }
+      d.exec('COMMIT');
+    } catch (error) {
+      if (d.inTransaction) d.exec('ROLLBACK');
+      for (const w of group) if (!settled.has(w)) w.reject(toStorageError(error));
+      return;
+    }
+    for (const { w, result, poke } of done) {
+      if (poke !== null) notifyPokeListeners(listeners, w.tenant, poke);
+      w.resolve(result);
+    }
+  }
+
+  async function runOne(w: PendingWrite): Promise<{ result: unknown; poke: number | null }> {
+    const { tenant } = w;
+    stmt('INSERT INTO nexus_tenants (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING').run(tenant);
+    let version = (stmt('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number }).version;
+    const startVersion = version;
+    const tx: ServerStoreTransaction = {
+      async getDedup(clientId, mutationId) {
+        const row = stmt('SELECT version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id = ?').get(tenant, clientId, mutationId) as { version: number } | undefined;
+        return row?.version ?? null;
+      },
+      async getRecord(collection, key) {
+        const row = stmt(`SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key = ?`).get(tenant, collection, key) as RecordRow | undefined;
+        return row ? toRecord(row) : null;
+      },
+      async findUniqueOwner(collection, field, value) {
+        const row = stmt('SELECT key FROM nexus_uniques WHERE tenant = ? AND collection = ? AND field = ? AND value = ?').get(tenant, collection, field, value) as { key: string } | undefined;
+        return row?.key ?? null;
+      },
+      async nextVersion() {
+        version += 1;
+        return version;
+      },
+      async putRecord(r, updatedAt) {
+        stmt(
+          `INSERT INTO nexus_records (tenant, ${RECORD_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (tenant, collection, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, data = excluded.data,
+           hlc = excluded.hlc, field_clocks = excluded.field_clocks, client_id = excluded.client_id, updated_at = excluded.updated_at`,
+        ).run(tenant, r.collection, r.key, r.version, r.deleted ? 1 : 0, r.data === null ? null : JSON.stringify(r.data), r.hlc,
+          r.fieldClocks === null ? null : JSON.stringify(r.fieldClocks), r.clientId ?? null, updatedAt);
+      },
+      async replaceUniques(collection, key, values) {
+        stmt('DELETE FROM nexus_uniques WHERE tenant = ? AND collection = ? AND key = ?').run(tenant, collection, key);
+        const insert = stmt('INSERT INTO nexus_uniques (tenant, collection, field, value, key) VALUES (?, ?, ?, ?, ?)');
+        for (const v of values) insert.run(tenant, collection, v.field, v.value, key);
+      },
+      async putDedup(clientId, mutationId, v, createdAt) {
+        stmt('INSERT INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at) VALUES (?, ?, ?, ?, ?)').run(tenant, clientId, mutationId, v, createdAt);
+      },
+    };
+    const result = await w.fn(tx);
+    if (version === startVersion) return { result, poke: null };
+    stmt('UPDATE nexus_tenants SET version = ? WHERE tenant = ?').run(version, tenant);
+    return { result, poke: version };
+  }
+
   return {
     kind: 'sqlite',
 
@@ -101,7 +229,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
       try {
         db = new Database(options.filename);
         db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = NORMAL');
+        db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
         db.pragma('busy_timeout = 5000');
         db.exec(SCHEMA);
       } catch (error) {
@@ -110,65 +238,10 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
       }
     },
 
-    write(tenant, fn) {
-      return exclusive(async () => {
-        const d = conn();
-        let version: number;
-        try {
-          d.exec('BEGIN IMMEDIATE');
-          stmt('INSERT INTO nexus_tenants (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING').run(tenant);
-          version = (stmt('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number }).version;
-        } catch (error) {
-          if (d.inTransaction) d.exec('ROLLBACK');
-          mapError(error);
-        }
-        const startVersion = version;
-        const tx: ServerStoreTransaction = {
-          async getDedup(clientId, mutationId) {
-            const row = stmt('SELECT version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id = ?').get(tenant, clientId, mutationId) as { version: number } | undefined;
-            return row?.version ?? null;
-          },
-          async getRecord(collection, key) {
-            const row = stmt(`SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key = ?`).get(tenant, collection, key) as RecordRow | undefined;
-            return row ? toRecord(row) : null;
-          },
-          async findUniqueOwner(collection, field, value) {
-            const row = stmt('SELECT key FROM nexus_uniques WHERE tenant = ? AND collection = ? AND field = ? AND value = ?').get(tenant, collection, field, value) as { key: string } | undefined;
-            return row?.key ?? null;
-          },
-          async nextVersion() {
-            version += 1;
-            return version;
-          },
-          async putRecord(r, updatedAt) {
-            stmt(
-              `INSERT INTO nexus_records (tenant, ${RECORD_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (tenant, collection, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, data = excluded.data,
-               hlc = excluded.hlc, field_clocks = excluded.field_clocks, client_id = excluded.client_id, updated_at = excluded.updated_at`,
-            ).run(tenant, r.collection, r.key, r.version, r.deleted ? 1 : 0, r.data === null ? null : JSON.stringify(r.data), r.hlc,
-              r.fieldClocks === null ? null : JSON.stringify(r.fieldClocks), r.clientId ?? null, updatedAt);
-          },
-          async replaceUniques(collection, key, values) {
-            stmt('DELETE FROM nexus_uniques WHERE tenant = ? AND collection = ? AND key = ?').run(tenant, collection, key);
-            const insert = stmt('INSERT INTO nexus_uniques (tenant, collection, field, value, key) VALUES (?, ?, ?, ?, ?)');
-            for (const v of values) insert.run(tenant, collection, v.field, v.value, key);
-          },
-          async putDedup(clientId, mutationId, v, createdAt) {
-            stmt('INSERT INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at) VALUES (?, ?, ?, ?, ?)').run(tenant, clientId, mutationId, v, createdAt);
-          },
-        };
-        let result: Awaited<ReturnType<typeof fn>>;
-        try {
-          result = await fn(tx);
-          if (version !== startVersion) stmt('UPDATE nexus_tenants SET version = ? WHERE tenant = ?').run(version, tenant);
-          d.exec('COMMIT');
-        } catch (error) {
-          if (d.inTransaction) d.exec('ROLLBACK');
-          if ((error as { code?: unknown }).code !== undefined && String((error as { code?: unknown }).code).startsWith('SQLITE')) mapError(error);
-          throw error;
-        }
-        if (version !== startVersion) notifyPokeListeners(listeners, tenant, version);
-        return result;
+    write<T>(tenant: string, fn: (tx: ServerStoreTransaction) => Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        pending.push({ tenant, fn: fn as PendingWrite['fn'], resolve: resolve as PendingWrite['resolve'], reject });
+        if (!draining) void drain();
       });
     },
 

@@ -49,7 +49,7 @@ describe('nexus-store-server CLI', () => {
   });
 
   it('refuses bad usage with exit code 2 and a message', async () => {
-    const cases: string[][] = [[], ['serve', '--db', 'x.db'], ['user', 'add', 'x', '--db', 'x.db'], ['compact', '--older-than', 'soon', '--db', 'x.db'], ['frobnicate', '--db', 'x.db'], ['serve', '--bogus']];
+    const cases: string[][] = [[], ['serve', '--durability', 'maybe', '--db', 'x.db'], ['serve', '--db', 'x.db'], ['user', 'add', 'x', '--db', 'x.db'], ['compact', '--older-than', 'soon', '--db', 'x.db'], ['frobnicate', '--db', 'x.db'], ['serve', '--bogus']];
     for (const argv of cases) {
       const r = io();
       expect((await runCli(argv, r.io)).code).toBe(2);

@@ -145,6 +145,17 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       expect(await client.pullAll()).toEqual([]);
       explode = false;
       expect((await client.push([a, boom])).body.results.map((r: any) => [r.status, r.version])).toEqual([['applied', 1], ['applied', 2]]);
+      // Pushes that run together (SQLite commits them as a group) fail alone and leave no version gap.
+      explode = true;
+      const concurrent = await Promise.all([
+        client.push([mutation({ key: 'g1' }), mutation({ key: 'g2' })]),
+        client.push([mutation({ key: 'bad1' }), mutation({ key: 'bad2', data: { boom: true } })]),
+        client.push([mutation({ key: 'g3' })]),
+      ]);
+      expect(concurrent.map((r) => r.status)).toEqual([200, 500, 200]);
+      const all = await client.pullAll();
+      expect(all.map((r: any) => r.key).sort()).toEqual(['a', 'b', 'g1', 'g2', 'g3']);
+      expect(all.map((r: any) => r.version)).toEqual([1, 2, 3, 4, 5]);
     });
 
     it('pages pulls with limit, hasMore and cursor, and clamps the limit', async () => {
