@@ -610,6 +610,10 @@ class SqliteStorage implements LocalStorage {
         if (this.queue[0]!.kind === 'read') await this.runRead(connection, this.queue.shift()!);
         else await this.runWriteGroup(connection);
       }
+    } catch (error) {
+      // Only a connection that cannot even roll back gets here: fail what waits rather than hang.
+      const mapped = this.mapError(error);
+      for (const job of this.queue.splice(0)) job.reject(mapped);
     } finally {
       this.draining = false;
       const waiters = this.idleWaiters;

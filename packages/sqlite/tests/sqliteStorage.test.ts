@@ -293,6 +293,37 @@ describe('group commit', () => {
     expect(await storage.read((tx) => tx.getDocs('c', ['b']))).toEqual([undefined]);
   });
 
+  it('maps a real SQLITE_FULL inside a group to QUOTA_EXCEEDED for that write only; the others commit', async () => {
+    const path = folder.file('full.db');
+    // Capture the adapter's own connection to give it a tiny page budget (max_page_count is per connection).
+    const connections: Database.Database[] = [];
+    const original = Database.prototype.prepare;
+    Database.prototype.prepare = function (this: Database.Database, ...args: Parameters<Database.Database['prepare']>) {
+      if (!connections.includes(this)) connections.push(this);
+      return original.apply(this, args);
+    } as Database.Database['prepare'];
+    const small = sqliteStorage({ filename: path, durability: 'normal' });
+    try {
+      await small.open();
+    } finally {
+      Database.prototype.prepare = original;
+    }
+    const db = connections.find((c) => c.name === path && !c.readonly)!;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages + 4}`);
+    const outcomes = await Promise.allSettled([
+      small.write((tx) => tx.putDocs([doc('c', 'a', { v: 1 })])),
+      small.write((tx) => tx.putDocs([doc('c', 'huge', { v: 'x'.repeat(200_000) })])),
+      small.write((tx) => tx.putDocs([doc('c', 'b', { v: 2 })])),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ name: 'StorageError', code: 'QUOTA_EXCEEDED', path });
+    await small.close();
+    await small.open();
+    expect((await small.read((tx) => tx.getDocs('c', ['a', 'huge', 'b']))).map((d) => d?.key)).toEqual(['a', undefined, 'b']);
+    await small.close();
+  });
+
   it('commits 1,000 unawaited writes with every outbox entry present', async () => {
     const writes = Array.from({ length: 1000 }, (_, i) =>
       storage.write(async (tx) => {
