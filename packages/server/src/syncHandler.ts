@@ -12,7 +12,7 @@ import { DEFAULT_TENANT, type TokenClaims, type TokenIssuer } from './tokenIssue
 
 /** Size limits of the protocol. Every limit answers a 4xx, never a 5xx. */
 export interface SyncServerLimits {
-  /** Largest request body in bytes, after gzip decompression. @default 1048576 */
+  /** Largest request body in bytes, after gzip decompression. @default 4194304 (4 MiB) */
   maxBodyBytes?: number;
   /** Most mutations in one push. @default 500 */
   maxMutations?: number;
@@ -29,7 +29,7 @@ export interface SyncServerLimits {
 }
 
 export const DEFAULT_LIMITS: Required<SyncServerLimits> = {
-  maxBodyBytes: 1_048_576,
+  maxBodyBytes: 4_194_304,
   maxMutations: 500,
   maxKeyLength: 256,
   maxPullLimit: 1000,
