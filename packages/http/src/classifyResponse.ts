@@ -18,7 +18,7 @@ export function errorBody(text: string): { code?: string; message?: string } {
  */
 export function errorFromResponse(status: number, text: string, what: string): NexusError {
   const { code, message } = errorBody(text);
-  const detail = `${what} answered ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
+  const detail = `${what} answered ${status}${code ? ` ${code}` : ''}${message ? `: ${message.replace(/[.\s]+$/, '')}` : ''}`;
   if (status === 401) return new AuthError('AUTH', `${detail}. Log in again (getToken) and retry.`, { status });
   if (status === 403) return new AuthError('FORBIDDEN', `${detail}. This token may not do that.`, { status });
   if (status === 410 && code === 'CURSOR_EXPIRED') return new CursorExpiredError(`${detail}. Resync from cursor null.`);
