@@ -87,6 +87,11 @@ export class HybridLogicalClock {
     }
   }
 
+  /** Physical part of the latest timestamp, in ms. */
+  get wallTime(): number {
+    return this.wall;
+  }
+
   /** The latest timestamp issued or received (without advancing). */
   get last(): string {
     return this.format(this.wall, this.counter);

@@ -17,6 +17,8 @@ import { PRIORITY_RANK, type RecordData } from './remoteBackend.js';
 export interface MemoryStorageState {
   docs: Map<string, Map<string, StoredDoc>>;
   outbox: Map<number, OutboxEntry>;
+  /** Outbox seqs by record, to find a record's entries without a scan. */
+  byRecord: Map<string, Set<number>>;
   meta: Map<string, unknown>;
   nextSeq: number;
 }
@@ -32,8 +34,10 @@ export interface MemoryStorageOptions {
 }
 
 export function createMemoryStorageState(): MemoryStorageState {
-  return { docs: new Map(), outbox: new Map(), meta: new Map(), nextSeq: 1 };
+  return { docs: new Map(), outbox: new Map(), byRecord: new Map(), meta: new Map(), nextSeq: 1 };
 }
+
+const recordKey = (collection: string, key: string) => `${collection}\u0000${key}`;
 
 const clone = <V>(value: V): V => (value === undefined ? value : structuredClone(value));
 
@@ -108,10 +112,15 @@ class MemoryTransaction implements WriteTransaction {
 
   async getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
     const wanted = new Set(keys);
-    return this.currentOutbox()
-      .filter((e) => e.collection === collection && wanted.has(e.key))
-      .sort((a, b) => a.seq - b.seq)
-      .map(clone);
+    const seqs = new Set<number>();
+    for (const key of wanted) for (const seq of this.state.byRecord.get(recordKey(collection, key)) ?? []) seqs.add(seq);
+    for (const [seq, entry] of this.outboxWrites) if (entry && entry.collection === collection && wanted.has(entry.key)) seqs.add(seq);
+    const out: OutboxEntry[] = [];
+    for (const seq of seqs) {
+      const entry = this.outboxWrites.has(seq) ? this.outboxWrites.get(seq) : this.state.outbox.get(seq);
+      if (entry && entry.collection === collection && wanted.has(entry.key)) out.push(clone(entry));
+    }
+    return out.sort((a, b) => a.seq - b.seq);
   }
 
   async countOutbox(): Promise<Record<OutboxStatus, number>> {
@@ -167,8 +176,17 @@ class MemoryTransaction implements WriteTransaction {
       }
     }
     for (const [seq, entry] of this.outboxWrites) {
-      if (entry) this.state.outbox.set(seq, entry);
-      else this.state.outbox.delete(seq);
+      const before = this.state.outbox.get(seq);
+      if (before) this.state.byRecord.get(recordKey(before.collection, before.key))?.delete(seq);
+      if (entry) {
+        this.state.outbox.set(seq, entry);
+        const id = recordKey(entry.collection, entry.key);
+        let set = this.state.byRecord.get(id);
+        if (!set) this.state.byRecord.set(id, (set = new Set()));
+        set.add(seq);
+      } else {
+        this.state.outbox.delete(seq);
+      }
     }
     for (const [key, value] of this.metaWrites) {
       if (value === undefined) this.state.meta.delete(key);

@@ -51,6 +51,8 @@ export interface SyncEngineDeps {
 
 const CURSOR_KEY = 'cursor';
 const MAX_PUSH_ROUNDS = 100_000;
+/** Whole-push failures that say nothing about the mutations: keep them pending and stop. */
+const STOP_CODES: ReadonlySet<string> = new Set(['AUTH', 'FORBIDDEN', 'ABORTED', 'CLOSED']);
 
 function toMutation(entry: OutboxEntry, clientId: string): Mutation {
   return {
@@ -125,9 +127,13 @@ export class SyncEngine {
 
   private async push(report: SyncReport, signal: AbortSignal): Promise<void> {
     const { storage, queue, remote, batchSize, clientId } = this.deps;
+    // A whole push refused for its content (a 4xx such as an oversized or malformed mutation) is
+    // bisected down to the mutation that causes it, which then fails alone: one bad write never
+    // blocks the outbox.
+    let limit = batchSize;
     for (let round = 0; round < MAX_PUSH_ROUNDS; round++) {
       throwIfAborted(signal);
-      const batch = await storage.write((tx) => queue.takeBatch(tx, batchSize));
+      const batch = await storage.write((tx) => queue.takeBatch(tx, limit));
       if (batch.length === 0) return;
       this.deps.onPhase('pushing', { pushed: report.pushed, pulled: report.pulled });
       let results: MutationResult[];
@@ -138,16 +144,29 @@ export class SyncEngine {
         }
       } catch (error) {
         const failure = signal.aborted ? new NexusError('ABORTED', 'Sync was cancelled (offline or closing).', { cause: error }) : toNexusError(error);
-        await this.release(batch, failure);
-        throw failure;
+        const isolate = !failure.retryable && !STOP_CODES.has(failure.code);
+        if (isolate && batch.length > 1 && limit > 1) {
+          await this.release(batch, failure, 'undo');
+          limit = Math.ceil(batch.length / 2);
+          continue;
+        }
+        await this.release(batch, failure, isolate ? 'fail' : 'count');
+        if (!isolate) throw failure;
+        report.rejected += batch.length;
+        limit = batchSize;
+        continue;
       }
       const changes = await storage.write((tx) => this.applyResults(tx, batch, results, report));
       this.deps.emit(changes);
     }
   }
 
-  /** A failed push: entries go back to pending, or to failed once they ran out of attempts. */
-  private async release(batch: OutboxEntry[], error: NexusError): Promise<void> {
+  /**
+   * A failed push. 'count': entries go back to pending with the attempt counted (failed once they
+   * ran out of attempts on a retryable error). 'undo': back to pending, attempt not counted (the
+   * batch is being split). 'fail': the entries are refused for good and become failed.
+   */
+  private async release(batch: OutboxEntry[], error: NexusError, mode: 'count' | 'undo' | 'fail'): Promise<void> {
     const changes = await this.deps.storage.write(async (tx) => {
       const out: DocChangeRef[] = [];
       for (const [collection, group] of groupBy(batch, (e) => e.collection)) {
@@ -157,11 +176,11 @@ export class SyncEngine {
         for (const entry of group) {
           const now = bySeq.get(entry.seq);
           if (!now || now.status !== 'inflight') continue;
-          const exhausted = error.retryable && now.attempts >= this.deps.maxAttempts;
+          const exhausted = mode === 'fail' || (mode === 'count' && error.retryable && now.attempts >= this.deps.maxAttempts);
           const next: OutboxEntry = {
             ...now,
             status: exhausted ? 'failed' : 'pending',
-            attempts: error.code === 'ABORTED' ? Math.max(0, now.attempts - 1) : now.attempts,
+            attempts: mode === 'undo' || error.code === 'ABORTED' ? Math.max(0, now.attempts - 1) : now.attempts,
             lastError: { code: error.code, message: error.message },
           };
           updates.push(next);

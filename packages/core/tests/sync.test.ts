@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
-import { createManualConnectivity, NetworkError, type SyncStatus } from '@nexus-store/core';
+import { AuthError, createManualConnectivity, NetworkError, type SyncStatus } from '@nexus-store/core';
 import { createFaultyRemote, createMemoryRemote } from '@nexus-store/core/testing';
 import { device, fakeClock } from './helpers.js';
 
@@ -316,5 +316,40 @@ describe('sync engine', () => {
     await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
     expect(remote.pushes).toHaveLength(0);
     expect((await a.nexus.pending()).map((p) => p.status)).toEqual(['pending']);
+  });
+
+  it('a push refused as a whole for one bad mutation (a 4xx) is split until that mutation fails alone', async () => {
+    const remote = createMemoryRemote();
+    const strict = {
+      pull: remote.pull,
+      async push(mutations: Parameters<typeof remote.push>[0]) {
+        if (mutations.some((m) => m.key.startsWith('bad'))) throw new NetworkError('PROTOCOL', 'HTTP 400 KEY_TOO_LONG', { status: 400 });
+        return remote.push(mutations);
+      },
+    };
+    const a = await device(strict, { batchSize: 8 });
+    await a.contacts.saveAll(Array.from({ length: 20 }, (_, i) => ({ id: i === 13 ? 'bad-13' : `ok-${i}`, name: `n${i}` })));
+    const report = await a.nexus.sync();
+    expect(report.rejected).toBe(1);
+    expect(remote.records()).toHaveLength(19);
+    const failed = await a.nexus.failed();
+    expect(failed.map((f) => [f.key, f.lastError?.code, f.attempts])).toEqual([['bad-13', 'PROTOCOL', 1]]);
+    expect(await a.nexus.pending()).toEqual([]);
+    expect(await a.contacts.syncState('bad-13')).toBe('failed');
+  });
+
+  it('an AUTH failure of a whole push keeps every mutation pending and stops the run', async () => {
+    const remote = createMemoryRemote();
+    const locked = {
+      pull: remote.pull,
+      push: async (): Promise<never> => {
+        throw new AuthError('AUTH', 'token expired', { status: 401 });
+      },
+    };
+    const a = await device(locked);
+    await a.contacts.saveAll([{ id: '1', name: 'A' }, { id: '2', name: 'B' }]);
+    await expect(a.nexus.sync()).rejects.toMatchObject({ code: 'AUTH' });
+    expect((await a.nexus.pending()).map((p) => p.status)).toEqual(['pending', 'pending']);
+    expect(await a.nexus.failed()).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import type {
   OutboxFilter,
   OutboxStatus,
   ReadTransaction,
+  RecordData,
   StorageQuery,
   StoredDoc,
   WriteTransaction,
@@ -325,6 +326,15 @@ class SqliteTransaction implements WriteTransaction {
         syncState: row[4],
         server: parseJson(row[5]),
       }));
+    });
+  }
+
+  queryData(collection: string, query: StorageQuery): Promise<RecordData[]> {
+    return this.run((s) => {
+      if (!canQueryInSql(query)) return applyQuery(s.allDocs.all(collection).map(rowToDoc), query).map((doc) => doc.data!);
+      // Only the data column: what Store.getAll returns, at the cost of the raw query.
+      const statement = this.connection.prepareWithIndex(collection, query, (index) => selectSql('data', collection, query, index));
+      return (statement.statement.pluck(true).all(...statement.params) as string[]).map((json) => JSON.parse(json) as RecordData);
     });
   }
 
