@@ -1,4 +1,4 @@
-import { PRIORITY_RANK, type LocalStorage, type Mutation, type OutboxEntry } from '@nexus-store/core';
+import { PRIORITY_RANK, toMutation, type LocalStorage, type Mutation } from '@nexus-store/core';
 
 /** The pending push request body, exactly as `POST /sync/push` takes it. */
 export interface PendingPush {
@@ -32,19 +32,3 @@ export function pendingPushFromStorage(storage: Pick<LocalStorage, 'read'>, opti
     });
 }
 
-function toMutation(entry: OutboxEntry, clientId: string): Mutation {
-  return {
-    mutationId: entry.mutationId,
-    clientId,
-    collection: entry.collection,
-    key: entry.key,
-    op: entry.op,
-    data: entry.data,
-    changedFields: entry.changedFields,
-    baseVersion: entry.baseVersion,
-    hlc: entry.hlc,
-    fieldClocks: entry.fieldClocks,
-    priority: entry.priority,
-    txId: entry.txId,
-  };
-}

@@ -54,7 +54,8 @@ const MAX_PUSH_ROUNDS = 100_000;
 /** Whole-push failures that say nothing about the mutations: keep them pending and stop. */
 const STOP_CODES: ReadonlySet<string> = new Set(['AUTH', 'FORBIDDEN', 'ABORTED', 'CLOSED']);
 
-function toMutation(entry: OutboxEntry, clientId: string): Mutation {
+/** The wire form of an outbox entry (what `push` sends). */
+export function toMutation(entry: OutboxEntry, clientId: string): Mutation {
   return {
     mutationId: entry.mutationId,
     clientId,

@@ -11,6 +11,7 @@ export { runStorageConformance, storageConformanceCases, ConformanceFailure, mak
 export type { StorageHarness, CreateStorageHarness, ConformanceCase } from './testing/storageConformance.js';
 export { createMemoryStorageState } from './memoryStorage.js';
 export type { MemoryStorageState } from './memoryStorage.js';
+export { seededRandom } from './testing/seededRandom.js';
 export { createMemoryRemote } from './testing/memoryRemote.js';
 export type { MemoryRemote, MemoryRemoteOptions, AppliedMutation } from './testing/memoryRemote.js';
 export { createFaultyRemote } from './testing/faultyRemote.js';

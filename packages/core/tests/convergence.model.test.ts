@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compareHlc, type ConflictPolicyName, type Mutation, type MutationResult, type RemoteBackend } from '@nexus-store/core';
-import { createFaultyRemote, createMemoryRemote } from '@nexus-store/core/testing';
+import { createFaultyRemote, createMemoryRemote, seededRandom } from '@nexus-store/core/testing';
 import { device, fakeClock } from './helpers.js';
 
 /**
@@ -15,17 +15,6 @@ import { device, fakeClock } from './helpers.js';
 const SEED = process.env.NEXUS_SEED ? Number(process.env.NEXUS_SEED) : Math.floor(Math.random() * 2 ** 31);
 console.info(`convergence model seed: ${SEED} (replay with NEXUS_SEED=${SEED})`);
 const RUNS = process.env.NEXUS_RUNS ? Number(process.env.NEXUS_RUNS) : 40;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const step = (allowDelete: boolean) =>
   fc.oneof(
@@ -43,7 +32,7 @@ interface PushLog {
 
 async function scenario(policy: ConflictPolicyName, steps: { kind: string; client?: number; key?: number; field?: string; ms?: number }[], faultSeed: number) {
   const server = createMemoryRemote();
-  const random = mulberry32(faultSeed);
+  const random = seededRandom(faultSeed);
   const log: PushLog[] = [];
   const clocks = [fakeClock(1_700_000_000_000), fakeClock(1_700_000_000_000 - 90_000), fakeClock(1_700_000_000_000 + 45_000)]; // skewed devices
   const faulty = clocks.map(() => createFaultyRemote(server, { random, failBeforeApply: 0.1, failAfterApply: 0.1, duplicate: 0.1, failPull: 0.05 }));

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createNexus } from '@nexus-store/core';
-import { createMemoryRemote } from '@nexus-store/core/testing';
+import { createMemoryRemote, seededRandom } from '@nexus-store/core/testing';
 import { sqliteStorage } from '@nexus-store/sqlite';
 import { tempFolder } from './helpers.js';
 
@@ -18,18 +18,6 @@ import { tempFolder } from './helpers.js';
 const seed = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
 const rounds = Number(process.env.CRASH_ROUNDS ?? 20);
 const child = fileURLToPath(new URL('./fixtures/crashChild.ts', import.meta.url));
-
-/** mulberry32: a small seeded PRNG so a failing run can be replayed. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Run {
   reported: string[];
@@ -80,7 +68,7 @@ afterAll(() => folder.cleanup());
 describe(`crash safety under SIGKILL (seed ${seed}, ${rounds} rounds)`, () => {
   for (const durability of ['normal', 'full'] as const) {
     it(`keeps every reported save with its outbox entry, an intact file, and syncs each record exactly once (durability ${durability})`, async () => {
-      const random = prng(seed + (durability === 'full' ? 1 : 0));
+      const random = seededRandom(seed + (durability === 'full' ? 1 : 0));
       const filename = folder.file(`crash-${durability}.db`);
       const remote = createMemoryRemote();
       const everReported = new Set<string>();

@@ -1,5 +1,6 @@
 import type { LocalStorage, NewOutboxEntry, OutboxEntry, StorageQuery, StoredDoc } from '../localStorage.js';
-import { applyQuery } from '../query.js';
+import { applyQuery, orderValues } from '../query.js';
+import { seededRandom } from './seededRandom.js';
 import type { SyncPriority } from '../remoteBackend.js';
 
 /**
@@ -95,20 +96,8 @@ export function makeEntry(key: string, priority: SyncPriority = 'normal', overri
   };
 }
 
-/** A small deterministic PRNG, so generated data is the same in every runtime. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function generatedDocs(count: number, seed: number): StoredDoc[] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const statuses = ['open', 'won', 'lost', 'open'];
   const docs: StoredDoc[] = [];
   for (let i = 0; i < count; i++) {
@@ -241,10 +230,7 @@ export function storageConformanceCases(createHarness: CreateStorageHarness): Co
         if (rows.length === 0) break;
         seen.push(...rows.map((d) => d.key));
         const last = rows[rows.length - 1]!;
-        after = { key: last.key, values: (orderBy ?? []).map((t) => {
-          const v = last.data?.[t.field];
-          return v === undefined || v === null ? null : typeof v === 'boolean' ? (v ? 1 : 0) : (v as string | number);
-        }) };
+        after = { key: last.key, values: orderValues(last.data, orderBy) };
       }
       equal(seen, expected, `pages ordered by ${show(orderBy)}`);
     }
