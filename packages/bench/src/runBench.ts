@@ -25,7 +25,7 @@ export interface BenchResult {
   table: string;
 }
 
-function versionOf(name: string): string {
+export function versionOf(name: string): string {
   const require = createRequire(import.meta.url);
   try {
     return (require(`${name}/package.json`) as { version: string }).version;

@@ -1,0 +1,99 @@
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** A benchmark process run by the sync benchmark: commands in, results out, over the IPC channel. */
+export interface Worker {
+  call<T = unknown>(command: string, ...args: unknown[]): Promise<T>;
+  /** Peak resident set size of the process so far, in MiB (`process.resourceUsage().maxRSS`). */
+  peakRssMiB(): Promise<number>;
+  /** Asks the process to exit and waits for it. */
+  stop(): Promise<void>;
+}
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+}
+
+const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Starts `script` (a .ts file next to this one) as `node --conditions=source --import tsx script`,
+ * so each side of a sync benchmark has its own heap and its own peak RSS.
+ */
+export function startWorker(script: URL): Worker {
+  const child: ChildProcess = fork(fileURLToPath(script), [], {
+    cwd: PACKAGE_DIR,
+    execArgv: ['--conditions=source', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', (code) => {
+      exited = true;
+      for (const { reject } of pending.values()) reject(new Error(`${script.pathname} exited with code ${code} during a command`));
+      pending.clear();
+      resolve();
+    });
+  });
+  child.on('message', (message: Reply) => {
+    const waiter = pending.get(message.id);
+    if (!waiter) return;
+    pending.delete(message.id);
+    if (message.ok) waiter.resolve(message.result);
+    else waiter.reject(new Error(message.error));
+  });
+  const call = <T>(command: string, ...args: unknown[]): Promise<T> => {
+    if (exited) return Promise.reject(new Error(`${script.pathname} has exited`));
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      child.send({ id, command, args });
+    });
+  };
+  return {
+    call,
+    peakRssMiB: () => call<number>('peakRss'),
+    async stop() {
+      if (!exited) {
+        await call('exit').catch(() => undefined);
+        await exit;
+      }
+    },
+  };
+}
+
+type Handlers = Record<string, (...args: any[]) => unknown>;
+
+/** The worker side: runs each command received from the parent and sends back its result. */
+export function serveCommands(handlers: Handlers): void {
+  const all: Handlers = {
+    ...handlers,
+    peakRss: () => process.resourceUsage().maxRSS / 1024,
+    exit: () => setImmediate(() => process.exit(0)),
+  };
+  process.on('message', (message: { id: number; command: string; args: unknown[] }) => {
+    void (async () => {
+      try {
+        const handler = all[message.command];
+        if (!handler) throw new Error(`unknown command ${message.command}`);
+        const result = await handler(...message.args);
+        process.send!({ id: message.id, ok: true, result });
+      } catch (error) {
+        process.send!({ id: message.id, ok: false, error: (error as Error).stack ?? String(error) });
+      }
+    })();
+  });
+}
+
+/** Milliseconds taken by `run`. */
+export async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; result: T }> {
+  const start = performance.now();
+  const result = await run();
+  return { ms: performance.now() - start, result };
+}

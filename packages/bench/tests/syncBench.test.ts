@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { SYNC_QUICK, formatSyncTable, runSyncBench } from '@nexus-store/bench';
+import type { SyncPhase, SyncSubjectResult } from '@nexus-store/bench';
+
+function phase(records: number, seconds: number, pulled = 0): SyncPhase {
+  return { records, seconds, clientRssMiB: 100, serverRssMiB: 120, run: { ms: seconds * 1000, pushed: 0, pulled } };
+}
+
+describe('sync bench', () => {
+  it('formats the table with ratios to the hand-written pair and PouchDB and honest target verdicts', () => {
+    const sizes = { ...SYNC_QUICK, records: 100_000, incremental: 1000 };
+    const subjects: SyncSubjectResult[] = [
+      { subject: 'nexus', label: 'nexus', pull: phase(100_000, 10), push: phase(100_000, 40, 100_000), incremental: phase(1000, 0.08) },
+      { subject: 'raw', label: 'raw', pull: phase(100_000, 5), push: phase(100_000, 5), incremental: phase(1000, 0.01) },
+      { subject: 'pouch', label: 'pouch', skipped: 'skipped: cannot load' },
+    ];
+    const lines = formatSyncTable(subjects, sizes, { ...phase(1_000_000, 100), clientRssMiB: 300 }).split('\n');
+    expect(lines).toHaveLength(2 + 9 + 1);
+    expect(lines[2]).toBe('| initial pull of 100,000 records into an empty client | nexus | 10,000 | 10.00 s | 100 MiB | 120 MiB | 0.50x |  | >= 0.5x hand-written ok; client RSS <= 150 MB ok |');
+    expect(lines[4]).toBe('| initial pull of 100,000 records into an empty client | pouch | skipped |  |  |  |  |  | skipped: cannot load |');
+    expect(lines[5]).toContain('| 0.13x |  | >= 0.5x hand-written MISSED; client RSS <= 150 MB ok; (sync() also pulled back 100,000 own records) |');
+    expect(lines[8]).toContain('| 80 ms |');
+    expect(lines[8]).toContain('<= 60 ms MISSED');
+    expect(lines[11]).toContain('client RSS <= 250 MB MISSED');
+  });
+
+  it('runs push, initial pull and incremental pull of every implementation end to end in quick mode (smoke test, not a measurement)', async () => {
+    const result = await runSyncBench({ sizes: SYNC_QUICK, bigPull: 500 });
+    expect(result.subjects.map((s) => s.subject)).toEqual(['nexus', 'raw', 'pouch']);
+    for (const subject of result.subjects) {
+      if (subject.skipped) {
+        // Only the peer may be skipped, and then with its reason.
+        expect(subject.subject).toBe('pouch');
+        expect(subject.skipped).toMatch(/^skipped: /);
+        continue;
+      }
+      expect(subject.push!.run.pushed, subject.subject).toBe(SYNC_QUICK.records);
+      expect(subject.pull!.run.pulled, subject.subject).toBe(SYNC_QUICK.records);
+      expect(subject.incremental!.run.pulled, subject.subject).toBe(SYNC_QUICK.incremental);
+      for (const p of [subject.push!, subject.pull!, subject.incremental!]) {
+        expect(p.seconds).toBeGreaterThan(0);
+        expect(p.clientRssMiB).toBeGreaterThan(10);
+        expect(p.serverRssMiB).toBeGreaterThan(10);
+      }
+    }
+    expect(result.bigPull!.run.pulled).toBe(500);
+    expect(result.table.split('\n')).toHaveLength(2 + 9 + 1);
+    expect(result.machine).toMatch(/batchSize 100, pullLimit 100/);
+    expect(result.notes).toMatch(/^Idle client process/);
+  }, 90_000);
+});
