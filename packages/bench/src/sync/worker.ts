@@ -25,9 +25,11 @@ const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
  * so each side of a sync benchmark has its own heap and its own peak RSS.
  */
 export function startWorker(script: URL): Worker {
+  // NEXUS_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every process into <dir> (see README, "Profiling").
+  const profile = process.env.NEXUS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NEXUS_BENCH_CPU_PROF}`] : [];
   const child: ChildProcess = fork(fileURLToPath(script), [], {
     cwd: PACKAGE_DIR,
-    execArgv: ['--conditions=source', '--import', 'tsx'],
+    execArgv: ['--conditions=source', '--import', 'tsx', ...profile],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 1;
