@@ -79,6 +79,8 @@ export function serveCommands(handlers: Handlers): void {
     peakRss: () => process.resourceUsage().maxRSS / 1024,
     exit: () => setImmediate(() => process.exit(0)),
   };
+  // Parent gone (crashed or killed by a test timeout): do not linger as an orphan holding a port.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (message: { id: number; command: string; args: unknown[] }) => {
     void (async () => {
       try {
