@@ -138,7 +138,8 @@ export class PrioritySyncQueue {
    * most one entry per record; entries of one `nexus.transaction()` travel together.
    */
   async takeBatch(tx: WriteTransaction, batchSize: number): Promise<OutboxEntry[]> {
-    const candidates = await tx.listOutbox({ status: 'pending', limit: batchSize * 2 + 16 });
+    // A little more than a batch: a record's later entries are skipped (they wait for the next batch).
+    const candidates = await tx.listOutbox({ status: 'pending', limit: batchSize + 16 });
     const inBatch = new Set<string>();
     const seen = new Set<string>();
     const batch: OutboxEntry[] = [];

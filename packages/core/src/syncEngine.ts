@@ -414,8 +414,10 @@ export class SyncEngine {
       const changes = await storage.write((tx) => this.applyPage(tx, page.changes, nextCursor));
       report.pulled += page.changes.length;
       this.deps.emit(changes);
+      // A server that says hasMore without moving the cursor would loop forever: stop here.
+      const stuck = page.changes.length === 0 && nextCursor === cursor;
       cursor = nextCursor;
-      if (!page.hasMore) break;
+      if (!page.hasMore || stuck) break;
     }
     if (resync) await this.dropVanished(resync);
   }

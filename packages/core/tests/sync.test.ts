@@ -352,4 +352,14 @@ describe('sync engine', () => {
     expect((await a.nexus.pending()).map((p) => p.status)).toEqual(['pending', 'pending']);
     expect(await a.nexus.failed()).toEqual([]);
   });
+
+  it('a server that answers hasMore without moving the cursor cannot make the pull loop forever', async () => {
+    const remote = createMemoryRemote();
+    let pulls = 0;
+    const stuck = { push: remote.push, pull: async (cursor: string | null) => ({ changes: [], cursor: cursor ?? '0', hasMore: (pulls++, true) }) };
+    const a = await device(stuck);
+    const report = await a.nexus.sync();
+    expect(report.pulled).toBe(0);
+    expect(pulls).toBeLessThanOrEqual(2);
+  });
 });
