@@ -97,3 +97,28 @@ export class HybridLogicalClock {
     return this.format(this.wall, this.counter);
   }
 }
+
+type FieldData = Record<string, unknown> | null | undefined;
+const hasOwn = (data: FieldData, field: string) => !!data && Object.prototype.hasOwnProperty.call(data, field);
+
+/**
+ * Field clocks are stored compactly: a field present in the data without an entry was last written
+ * at the record's own `hlc`; entries are kept only for fields written earlier, and for removed fields.
+ * This returns the full map: every present field, and every removed field that has an entry.
+ */
+export function expandFieldClocks(data: FieldData, hlc: string, clocks: Record<string, string> | null | undefined): Record<string, string> {
+  const out: Record<string, string> = clocks ? { ...clocks } : {};
+  if (data) for (const field in data) if (out[field] === undefined) out[field] = hlc;
+  return out;
+}
+
+/** The compact form of a full field-clock map (see expandFieldClocks); null when nothing differs. */
+export function compactFieldClocks(data: FieldData, hlc: string, clocks: Record<string, string>): Record<string, string> | null {
+  let out: Record<string, string> | null = null;
+  for (const field in clocks) {
+    const clock = clocks[field]!;
+    if (clock === hlc && hasOwn(data, field)) continue;
+    (out ??= {})[field] = clock;
+  }
+  return out;
+}

@@ -56,7 +56,7 @@ export type { SyncReport, SyncProgress } from './syncEngine.js';
 export type { ConflictPolicy, ConflictPolicyName, ConflictResolver, ConflictResolution, ConflictContext } from './conflict/conflictPolicy.js';
 export { systemClock } from './clock.js';
 export type { Clock } from './clock.js';
-export { HybridLogicalClock, compareHlc } from './hlc.js';
+export { HybridLogicalClock, compareHlc, compactFieldClocks, expandFieldClocks } from './hlc.js';
 export { alwaysOnline, browserConnectivity, createManualConnectivity } from './connectivity.js';
 export type { Connectivity, ManualConnectivity } from './connectivity.js';
 export type { RetryOptions } from './retryPolicy.js';

@@ -1,5 +1,5 @@
 import type { DocChangeRef, OutboxEntry, StoredDoc, WriteTransaction } from './localStorage.js';
-import type { HybridLogicalClock } from './hlc.js';
+import { compactFieldClocks, expandFieldClocks, type HybridLogicalClock } from './hlc.js';
 import { deriveSyncState, type PrioritySyncQueue } from './prioritySyncQueue.js';
 import type { RecordData, SyncPriority } from './remoteBackend.js';
 import { changedFields, groupBy } from './util.js';
@@ -75,9 +75,10 @@ export class LocalWriter {
     const hlc = this.hlc.tick();
     const data = op.type === 'upsert' ? op.data : null;
     const fields = op.type === 'upsert' && prevData ? changedFields(prevData, data) : null;
-    const fieldClocks: Record<string, string> = prev?.fieldClocks ? { ...prev.fieldClocks } : {};
-    if (fields) for (const field of fields) fieldClocks[field] = hlc;
-    else if (data) for (const field in data) fieldClocks[field] = hlc;
+    const clocks = prev ? expandFieldClocks(prevData, prev.hlc, prev.fieldClocks) : {};
+    if (fields) for (const field of fields) clocks[field] = hlc;
+    else if (data) for (const field in data) clocks[field] = hlc;
+    const fieldClocks = compactFieldClocks(data, hlc, clocks);
     const next = await this.queue.enqueue(tx, entries, {
       collection: op.collection,
       key: op.key,

@@ -561,7 +561,7 @@ class NexusImpl implements Nexus, StoreHost {
         }
       }
       const hlc = this.hlc.tick();
-      outcome = { kind: 'merged', value: { data, deleted: data === null, hlc, fieldClocks: Object.fromEntries(Object.keys(data ?? {}).map((f) => [f, hlc])) } };
+      outcome = { kind: 'merged', value: { data, deleted: data === null, hlc, fieldClocks: null } };
     } else {
       throw new InvalidArgumentError(`resolveConflict takes 'local', 'remote' or { value }, got ${JSON.stringify(resolution)}.`);
     }

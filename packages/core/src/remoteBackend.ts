@@ -30,7 +30,11 @@ export interface Mutation {
   baseVersion: number;
   /** Hybrid logical clock of the write. */
   hlc: string;
-  /** Per-field clocks of the record after the write (used by the fieldMerge policy). */
+  /**
+   * Per-field clocks of the record after the write (used by the fieldMerge policy), compact: a
+   * field present in `data` without an entry was written at `hlc`; entries exist only for fields
+   * written earlier and for removed fields (see `expandFieldClocks`).
+   */
   fieldClocks: Record<string, string> | null;
   priority: SyncPriority;
   /** Set on mutations that were written in one `nexus.transaction()`; they travel in one push batch. */

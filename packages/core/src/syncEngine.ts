@@ -1,6 +1,6 @@
 import { decideConflict, type ConflictOutcome, type ConflictPolicy, type VersionedValue } from './conflict/conflictPolicy.js';
 import { CursorExpiredError, NexusError, toNexusError } from './errors.js';
-import type { HybridLogicalClock } from './hlc.js';
+import { compareHlc, expandFieldClocks, type HybridLogicalClock } from './hlc.js';
 import type { DocChangeRef, LocalStorage, OutboxEntry, ServerState, StoredDoc, WriteTransaction } from './localStorage.js';
 import { deriveSyncState, higherPriority, type PrioritySyncQueue } from './prioritySyncQueue.js';
 import type { Mutation, MutationResult, RecordData, RemoteBackend, ServerChange, ServerRecord } from './remoteBackend.js';
@@ -268,8 +268,8 @@ export class SyncEngine {
     if (answer && typeof answer === 'object' && 'value' in answer) {
       const hlc = this.deps.hlc.tick();
       const data = answer.value === null ? null : (structuredClone(answer.value) as RecordData);
-      const fieldClocks = Object.fromEntries(Object.keys(data ?? {}).map((f) => [f, hlc]));
-      return { kind: 'merged', value: { data, deleted: data === null, hlc, fieldClocks } };
+      // Every field of the resolved value is written now (compact form: no entries needed).
+      return { kind: 'merged', value: { data, deleted: data === null, hlc, fieldClocks: null } };
     }
     throw new NexusError('INVALID_ARGUMENT', `The conflict resolver of "${collection}" returned ${JSON.stringify(answer)}; return 'local', 'remote' or { value }.`);
   }
@@ -303,7 +303,9 @@ export class SyncEngine {
     }
     if (entries.length > 0) await tx.deleteOutbox(entries.map((e) => e.seq));
     const chosen = outcome.kind === 'remote' ? remote : outcome.kind === 'local' ? local : outcome.value;
-    const sameAsServer = chosen.deleted === remote.deleted && jsonEqual(chosen.data, remote.data);
+    // The same value with a later clock is still pushed, so the server keeps the latest clock
+    // (last-write-wins must compare later writes against it, e.g. a delete after a delete).
+    const sameAsServer = chosen.deleted === remote.deleted && jsonEqual(chosen.data, remote.data) && compareHlc(chosen.hlc, remote.hlc) <= 0;
     if (sameAsServer) {
       if (!current && !doc) return;
       await tx.putDocs([docFromServer(collection, key, state)]);
@@ -343,8 +345,8 @@ export class SyncEngine {
     if (loserEntries.length > 0) await tx.deleteOutbox(loserEntries.map((e) => e.seq));
     if (loser.server && !loser.server.deleted) {
       const hlc = this.deps.hlc.tick();
-      await this.addResolution(tx, collection, loser.key, { data: null, deleted: true, hlc, fieldClocks: loser.fieldClocks }, loser.server.version, priority);
-      await tx.putDocs([{ ...loser, data: null, deleted: true, hlc, syncState: 'pending' }]);
+      await this.addResolution(tx, collection, loser.key, { data: null, deleted: true, hlc, fieldClocks: expandFieldClocks(loser.data, loser.hlc, loser.fieldClocks) }, loser.server.version, priority);
+      await tx.putDocs([{ ...loser, data: null, deleted: true, hlc, fieldClocks: expandFieldClocks(loser.data, loser.hlc, loser.fieldClocks), syncState: 'pending' }]);
     } else {
       await tx.removeDocs(collection, [loser.key]);
     }

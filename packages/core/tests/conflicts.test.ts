@@ -203,3 +203,20 @@ describe('unique fields', () => {
     expect(await b.contacts.getAll()).toEqual([{ id: 'a-1', name: 'Ann B', phone: '555' }]);
   });
 });
+
+describe('field clocks on the wire', () => {
+  it('are compact: a new record carries none; an edit carries only the fields written earlier', async () => {
+    const clock = fakeClock();
+    const remote = createMemoryRemote();
+    const a = await device(remote, { clientId: 'A', clock, conflict: 'fieldMerge' });
+    await a.contacts.save({ id: '1', name: 'Ada', phone: '111' });
+    await a.nexus.sync();
+    await clock.advance(1000);
+    await a.contacts.save({ id: '1', name: 'Ada', phone: '222' });
+    await a.nexus.sync();
+    const [created, edited] = remote.pushes.flat();
+    expect(created!.fieldClocks).toBeNull();
+    expect(Object.keys(edited!.fieldClocks ?? {}).sort()).toEqual(['id', 'name']);
+    expect(edited!.fieldClocks!.name).toBe(created!.hlc);
+  });
+});

@@ -1,4 +1,4 @@
-import { compareHlc, maxHlc } from '../hlc.js';
+import { compactFieldClocks, compareHlc, expandFieldClocks, maxHlc } from '../hlc.js';
 import type { RecordData } from '../remoteBackend.js';
 
 /** What a conflict handler sees: the local and the server side of one record. */
@@ -48,13 +48,15 @@ function fieldMerge(local: VersionedValue, remote: VersionedValue): ConflictOutc
     // A delete is a write to the whole record: the newer side wins.
     return compareHlc(local.hlc, remote.hlc) > 0 ? { kind: 'local' } : { kind: 'remote' };
   }
-  const fields = new Set([...Object.keys(remote.data), ...Object.keys(local.data), ...Object.keys(local.fieldClocks ?? {}), ...Object.keys(remote.fieldClocks ?? {})]);
+  const localClocks = expandFieldClocks(local.data, local.hlc, local.fieldClocks);
+  const remoteClocks = expandFieldClocks(remote.data, remote.hlc, remote.fieldClocks);
+  const fields = new Set([...Object.keys(remote.data), ...Object.keys(local.data), ...Object.keys(localClocks), ...Object.keys(remoteClocks)]);
   const data: RecordData = {};
   const clocks: Record<string, string> = {};
   let takesLocal = false;
   for (const field of fields) {
-    const lc = local.fieldClocks?.[field] ?? '';
-    const rc = remote.fieldClocks?.[field] ?? '';
+    const lc = localClocks[field] ?? '';
+    const rc = remoteClocks[field] ?? '';
     const fromLocal = compareHlc(lc, rc) > 0;
     const source = fromLocal ? local.data : remote.data;
     if (fromLocal) takesLocal = true;
@@ -63,7 +65,8 @@ function fieldMerge(local: VersionedValue, remote: VersionedValue): ConflictOutc
     if (clock) clocks[field] = clock;
   }
   if (!takesLocal) return { kind: 'remote' };
-  return { kind: 'merged', value: { data, deleted: false, hlc: maxHlc(local.hlc, remote.hlc), fieldClocks: clocks } };
+  const hlc = maxHlc(local.hlc, remote.hlc);
+  return { kind: 'merged', value: { data, deleted: false, hlc, fieldClocks: compactFieldClocks(data, hlc, clocks) } };
 }
 
 /**
