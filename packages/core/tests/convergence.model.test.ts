@@ -14,7 +14,7 @@ import { device, fakeClock } from './helpers.js';
  */
 const SEED = process.env.NEXUS_SEED ? Number(process.env.NEXUS_SEED) : Math.floor(Math.random() * 2 ** 31);
 console.info(`convergence model seed: ${SEED} (replay with NEXUS_SEED=${SEED})`);
-const RUNS = process.env.NEXUS_RUNS ? Number(process.env.NEXUS_RUNS) : 40;
+const RUNS = process.env.NEXUS_RUNS ? Number(process.env.NEXUS_RUNS) : 150;
 
 const step = (allowDelete: boolean) =>
   fc.oneof(
