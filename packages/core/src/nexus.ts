@@ -218,7 +218,9 @@ class NexusImpl implements Nexus, StoreHost {
       : null;
   }
 
-  start(): void {
+  /** Recovers the outbox (in-flight entries go back to pending), then starts listening and syncing. */
+  async start(): Promise<void> {
+    await this.storage.write((tx) => this.queue.recoverInflight(tx));
     this.cleanups.push(
       this.connectivity.subscribe((online) => {
         this.patchStatus({ online, phase: online ? (this.running ? this.status.phase : 'idle') : 'offline' });
@@ -617,9 +619,7 @@ export async function createNexus(options: NexusOptions): Promise<Nexus> {
     });
     const hlc = new HybridLogicalClock(clientId, clock.now, lastHlc);
     const nexus = new NexusImpl(storage, clientId, hlc, options, clock, random, options.connectivity ?? alwaysOnline);
-    const queue = new PrioritySyncQueue(() => `${clientId}.recover.${hlc.tick()}`, clock.now);
-    await storage.write((tx) => queue.recoverInflight(tx));
-    nexus.start();
+    await nexus.start();
     return nexus;
   } catch (error) {
     await storage.close().catch(() => undefined);
