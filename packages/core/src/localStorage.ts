@@ -1,4 +1,4 @@
-import type { MutationOp, RecordData, ServerRecord, SyncPriority } from './remoteBackend.js';
+import type { Mutation, RecordData, ServerRecord } from './remoteBackend.js';
 
 /**
  * The local storage contract. Every adapter (memory, SQLite, IndexedDB) implements it and passes
@@ -101,20 +101,10 @@ export interface StorageQuery {
 
 export type OutboxStatus = 'pending' | 'inflight' | 'failed' | 'conflict';
 
-/** One entry of the outbox: a mutation plus its local delivery state. */
-export interface OutboxEntry {
+/** One entry of the outbox: a mutation (without the client id, which is the Nexus's) plus its local delivery state. */
+export interface OutboxEntry extends Omit<Mutation, 'clientId' | 'txId'> {
   /** Local sequence, assigned by the storage on insert; FIFO order within a priority tier. */
   seq: number;
-  mutationId: string;
-  collection: string;
-  key: string;
-  op: MutationOp;
-  data: RecordData | null;
-  changedFields: string[] | null;
-  baseVersion: number;
-  hlc: string;
-  fieldClocks: Record<string, string> | null;
-  priority: SyncPriority;
   txId: string | null;
   status: OutboxStatus;
   attempts: number;

@@ -1,20 +1,8 @@
 import type { NewOutboxEntry, OutboxEntry, SyncState, WriteTransaction } from './localStorage.js';
-import { PRIORITY_RANK, type MutationOp, type RecordData, type SyncPriority } from './remoteBackend.js';
+import { PRIORITY_RANK, type SyncPriority } from './remoteBackend.js';
 
 /** A local write on its way into the outbox. */
-export interface LocalWrite {
-  collection: string;
-  key: string;
-  op: MutationOp;
-  data: RecordData | null;
-  /** Fields this write changed; null means all. */
-  changedFields: string[] | null;
-  baseVersion: number;
-  hlc: string;
-  fieldClocks: Record<string, string> | null;
-  priority: SyncPriority;
-  txId: string | null;
-}
+export type LocalWrite = Pick<OutboxEntry, 'collection' | 'key' | 'op' | 'data' | 'changedFields' | 'baseVersion' | 'hlc' | 'fieldClocks' | 'priority' | 'txId'>;
 
 export function higherPriority(a: SyncPriority, b: SyncPriority): SyncPriority {
   return PRIORITY_RANK[a] <= PRIORITY_RANK[b] ? a : b;
