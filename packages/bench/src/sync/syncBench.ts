@@ -254,6 +254,6 @@ export async function runSyncBench(options: SyncBenchOptions = {}): Promise<Sync
   const bigPull = options.bigPull ? await runBigPull(options.bigPull, sizes, log) : undefined;
   const machine = `${machineInfo()}\nexpress-pouchdb ${versionOf('express-pouchdb')}, batchSize ${sizes.batchSize}, pullLimit ${sizes.pullLimit}`;
   const idle = subjects.filter((s) => s.idleClientRssMiB !== undefined).map((s) => `${s.subject === 'raw' ? 'hand-written' : s.subject === 'pouch' ? 'PouchDB' : 'nexus-store'} ${s.idleClientRssMiB!.toFixed(0)} MiB`);
-  const notes = `Idle client process (node + tsx loader + modules, store open, nothing synced yet): ${idle.join(', ')}.`;
+  const notes = `Idle client process (plain node running the bundled worker, store open, nothing synced yet): ${idle.join(', ')}.`;
   return { sizes, subjects, bigPull, machine, table: formatSyncTable(subjects, sizes, bigPull), notes };
 }

@@ -1,6 +1,9 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 
 /** A benchmark process run by the sync benchmark: commands in, results out, over the IPC channel. */
 export interface Worker {
@@ -19,17 +22,43 @@ interface Reply {
 }
 
 const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
+const BUNDLE_DIR = join(PACKAGE_DIR, '.workers');
+/** Native or server-only packages stay external; node resolves them from node_modules. */
+const EXTERNAL = ['better-sqlite3', 'pg', 'pg-native', 'pouchdb', 'pouchdb-*', 'express', 'express-pouchdb', 'leveldown', 'leveldown/*'];
 
 /**
- * Starts `script` (a .ts file next to this one) as `node --conditions=source --import tsx script`,
- * so each side of a sync benchmark has its own heap and its own peak RSS.
+ * Bundles `script` (a .ts file next to this one, with the @nexus-store packages from their src/)
+ * into one ES module run by plain node: memory is measured as an app would run, without a
+ * TypeScript loader in the process (the tsx loader alone costs ~38 MiB). NEXUS_BENCH_TSX=1 runs
+ * the .ts file under tsx instead.
  */
+function bundle(script: string): string {
+  mkdirSync(BUNDLE_DIR, { recursive: true });
+  const out = join(BUNDLE_DIR, `${basename(script, '.ts')}.mjs`);
+  buildSync({
+    entryPoints: [script],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    conditions: ['source'],
+    external: EXTERNAL,
+    banner: { js: "import { createRequire as __nexusRequire } from 'node:module'; const require = __nexusRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  return out;
+}
+
+/** Starts `script` as its own process, so each side of a sync benchmark has its own heap and its own peak RSS. */
 export function startWorker(script: URL): Worker {
   // NEXUS_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every process into <dir> (see README, "Profiling").
   const profile = process.env.NEXUS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NEXUS_BENCH_CPU_PROF}`] : [];
-  const child: ChildProcess = fork(fileURLToPath(script), [], {
+  const tsx = process.env.NEXUS_BENCH_TSX === '1';
+  const entry = tsx ? fileURLToPath(script) : bundle(fileURLToPath(script));
+  const child: ChildProcess = fork(entry, [], {
     cwd: PACKAGE_DIR,
-    execArgv: ['--conditions=source', '--import', 'tsx', ...profile],
+    execArgv: tsx ? ['--conditions=source', '--import', 'tsx', ...profile] : profile,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 1;
