@@ -17,6 +17,7 @@ const pkg = {
   version: '0.1.0',
   description,
   license: 'MIT',
+  engines: { node: '>=20.19' },
   type: 'module',
   sideEffects: false,
   ...(more.private ? { private: true } : {}),
@@ -29,7 +30,7 @@ const pkg = {
   scripts: {
     build: 'tsup',
     typecheck: 'tsc -p tsconfig.json',
-    lint: 'eslint src tests',
+    lint: 'eslint --no-error-on-unmatched-pattern src tests',
     test: 'vitest run',
     'check:package': more.private ? 'echo private package: not published' : 'publint --strict && attw --pack . --profile node16',
     ...(more.scripts ?? {}),
