@@ -9,7 +9,7 @@ import { LocalWriter, type WriteOp } from './localWriter.js';
 import { deriveSyncState, PrioritySyncQueue } from './prioritySyncQueue.js';
 import type { RecordData, RemoteBackend, SyncPriority } from './remoteBackend.js';
 import { backoffDelay, resolveRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './retryPolicy.js';
-import { assertPriority, CollectionCodec, encodeId, StoreImpl, type Store, type StoreHost, type StoreOptions } from './store.js';
+import { assertPriority, CollectionCodec, StoreImpl, type Store, type StoreHost, type StoreOptions } from './store.js';
 import { SyncEngine, type CollectionRuntime, type SyncProgress, type SyncReport } from './syncEngine.js';
 
 export interface Logger {
@@ -627,4 +627,3 @@ export async function createNexus(options: NexusOptions): Promise<Nexus> {
   }
 }
 
-export { encodeId };
