@@ -33,7 +33,7 @@ export class ChangeChannel {
   }
 
   announce(changes: readonly DocChangeRef[]): void {
-    if (changes.length > 0) this.channel.postMessage({ type: 'nexus-store/changes', changes: [...changes] } satisfies ChangesMessage);
+    this.channel.postMessage({ type: 'nexus-store/changes', changes: [...changes] } satisfies ChangesMessage);
   }
 
   close(): void {

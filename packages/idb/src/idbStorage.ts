@@ -92,7 +92,9 @@ class IdbStorageImpl implements IdbStorage {
       committed: (scopes) => {
         const changes = new Map<string, DocChangeRef>();
         for (const scope of scopes) for (const [id, ref] of scope.changes) changes.set(id, ref);
-        this.channel?.announce([...changes.values()]);
+        // An outbox-only change (say, entries marked failed) is announced with no documents, so the
+        // other tabs can refresh their outbox counts.
+        if (changes.size > 0 || scopes.some((scope) => scope.outboxChanged)) this.channel?.announce([...changes.values()]);
       },
     });
   }

@@ -163,6 +163,8 @@ export class IdbReadTransaction implements ReadTransaction {
 export class IdbWriteTransaction extends IdbReadTransaction implements WriteTransaction {
   /** Documents this callback put or removed, announced to other tabs after the commit. */
   readonly changes = new Map<string, DocChangeRef>();
+  /** Whether this callback changed the outbox (announced even without document changes, for status counts). */
+  outboxChanged = false;
 
   private touched(collection: string, key: string): void {
     this.changes.set(JSON.stringify([collection, key]), { collection, key });
@@ -205,6 +207,7 @@ export class IdbWriteTransaction extends IdbReadTransaction implements WriteTran
    */
   addOutbox(entry: NewOutboxEntry): Promise<number> {
     return this.guard(async () => {
+      this.outboxChanged = true;
       const record = toOutboxRecord(entry);
       delete record.seq;
       const store = this.store(OUTBOX);
@@ -223,6 +226,7 @@ export class IdbWriteTransaction extends IdbReadTransaction implements WriteTran
   updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
     return this.guard(async () => {
       const store = this.store(OUTBOX);
+      if (entries.length > 0) this.outboxChanged = true;
       for (const entry of entries) this.issue(store.put(toOutboxRecord(entry)));
     });
   }
@@ -230,6 +234,7 @@ export class IdbWriteTransaction extends IdbReadTransaction implements WriteTran
   deleteOutbox(seqs: readonly number[]): Promise<void> {
     return this.guard(async () => {
       const store = this.store(OUTBOX);
+      if (seqs.length > 0) this.outboxChanged = true;
       for (const seq of seqs) this.issue(store.delete(seq));
     });
   }

@@ -333,6 +333,30 @@ describe('several connections to one database (tabs)', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('an outbox-only change is announced with no documents, so other tabs can refresh their counts', async () => {
+    const factory = freshFactory();
+    const [a, b] = [fakeStorage(factory), fakeStorage(factory)];
+    await Promise.all([a.open(), b.open()]);
+    const seen: (readonly DocChangeRef[])[] = [];
+    let marker: () => void = () => undefined;
+    b.onExternalChange((changes) => {
+      seen.push(changes);
+      if (changes.some((c) => c.key === 'marker')) marker();
+    });
+    const seq = await a.write((tx) => tx.addOutbox(entry('k')));
+    await a.write(async (tx) => {
+      const [pending] = await tx.listOutbox();
+      await tx.updateOutbox([{ ...pending!, seq, status: 'failed' }]);
+    });
+    await a.write(async (tx) => tx.getMeta('nothing'));
+    const done = new Promise<void>((resolve) => (marker = resolve));
+    await a.write(async (tx) => tx.putDocs([doc('marker', { id: 'marker' })]));
+    await done;
+    // addOutbox and updateOutbox each announce no documents; the read-only write announces nothing.
+    expect(seen).toEqual([[], [], [{ collection: 'items', key: 'marker' }]]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('fields declared by one connection are indexed by writes of another that never declared them', async () => {
     const factory = freshFactory();
     const [a, b] = [fakeStorage(factory), fakeStorage(factory)];
