@@ -1,4 +1,5 @@
 import type { NewOutboxEntry, StoredDoc } from '@nexus-store/core';
+import { makeDoc, makeEntry } from '@nexus-store/core/testing';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { idbStorage } from '@nexus-store/idb';
 import type { IdbStorage, IdbStorageOptions } from '@nexus-store/idb';
@@ -13,29 +14,11 @@ export function fakeStorage(indexedDB: IDBFactory, options: Partial<IdbStorageOp
 }
 
 export function doc(key: string, data: Record<string, unknown> | null, collection = 'items'): StoredDoc {
-  return { collection, key, data, deleted: data === null, hlc: 'h', fieldClocks: null, syncState: 'pending', server: null };
+  return makeDoc(collection, key, data, { hlc: 'h' });
 }
 
 export function entry(key: string, overrides: Partial<NewOutboxEntry> = {}): NewOutboxEntry {
-  return {
-    mutationId: `m-${key}`,
-    collection: 'items',
-    key,
-    op: 'upsert',
-    data: { id: key },
-    changedFields: null,
-    baseVersion: 0,
-    hlc: 'h',
-    fieldClocks: null,
-    priority: 'normal',
-    txId: null,
-    status: 'pending',
-    attempts: 0,
-    lastError: null,
-    conflict: null,
-    createdAt: 1,
-    ...overrides,
-  };
+  return makeEntry(key, 'normal', { mutationId: `m-${key}`, hlc: 'h', ...overrides });
 }
 
 /** Opens a raw IndexedDB connection (another tab, an old app version) and resolves once it is open. */

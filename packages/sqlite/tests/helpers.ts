@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NewOutboxEntry, RecordData, StoredDoc } from '@nexus-store/core';
+import { makeDoc, makeEntry } from '@nexus-store/core/testing';
 
 /** A fresh folder under the OS temp dir; `cleanup()` removes it. */
 export function tempFolder(): { dir: string; file: (name?: string) => string; cleanup: () => void } {
@@ -10,37 +11,9 @@ export function tempFolder(): { dir: string; file: (name?: string) => string; cl
 }
 
 export function doc(collection: string, key: string, data: RecordData | null, overrides: Partial<StoredDoc> = {}): StoredDoc {
-  return {
-    collection,
-    key,
-    data,
-    deleted: data === null,
-    hlc: '0000000000001:0000:client',
-    fieldClocks: null,
-    syncState: 'pending',
-    server: null,
-    ...overrides,
-  };
+  return makeDoc(collection, key, data, { hlc: '0000000000001:0000:client', ...overrides });
 }
 
 export function outboxEntry(collection: string, key: string, data: RecordData | null, overrides: Partial<NewOutboxEntry> = {}): NewOutboxEntry {
-  return {
-    mutationId: `m-${collection}-${key}-${Math.random().toString(36).slice(2)}`,
-    collection,
-    key,
-    op: data === null ? 'delete' : 'upsert',
-    data,
-    changedFields: null,
-    baseVersion: 0,
-    hlc: '0000000000001:0000:client',
-    fieldClocks: null,
-    priority: 'normal',
-    txId: null,
-    status: 'pending',
-    attempts: 0,
-    lastError: null,
-    conflict: null,
-    createdAt: 1,
-    ...overrides,
-  };
+  return makeEntry(key, 'normal', { collection, op: data === null ? 'delete' : 'upsert', data, hlc: '0000000000001:0000:client', mutationId: `m-${collection}-${key}-${Math.random().toString(36).slice(2)}`, ...overrides });
 }
