@@ -41,7 +41,11 @@ export interface NexusOptions {
   clock?: Clock;
   /** Randomness for backoff jitter and ids. @default Math.random */
   random?: () => number;
-  /** Retry of failed pushes: exponential backoff with full jitter. */
+  /**
+   * Retry of failed syncs: after a network, timeout or 5xx failure, with `autoSync` on, the next
+   * run is scheduled with exponential backoff and full jitter; a mutation is `failed` after
+   * `maxAttempts` pushes (with or without autoSync).
+   */
   retry?: RetryOptions;
   /** Mutations per push request. @default 100 */
   batchSize?: number;
@@ -49,7 +53,10 @@ export interface NexusOptions {
   pullLimit?: number;
   /** Online state; going offline pauses sync, coming back online syncs at once. @default always online */
   connectivity?: Connectivity;
-  /** Background sync while the app runs. @default false (call `nexus.sync()` yourself) */
+  /**
+   * Background sync while the app runs: on an interval, after writes, on pokes, and retries with
+   * backoff after failures. @default false (call `nexus.sync()` yourself; nothing runs on its own)
+   */
   autoSync?: boolean | AutoSyncOptions;
   logger?: Logger;
 }
@@ -408,7 +415,8 @@ class NexusImpl implements Nexus, StoreHost {
         const online = this.connectivity.isOnline();
         this.patchStatus({ phase: online ? 'error' : 'offline', lastError: failure, progress: null });
         this.options.logger?.warn?.('nexus: sync failed', { code: failure.code, message: failure.message });
-        if (failure.retryable && online && !this.closed) this.scheduleRetry();
+        // Retries are background work: with autoSync off the app decides when to sync again.
+        if (failure.retryable && online && !this.closed && this.autoSync) this.scheduleRetry();
         throw failure;
       },
     ).finally(() => {

@@ -119,7 +119,8 @@ describe('sync engine', () => {
     const clock = fakeClock();
     const remote = createMemoryRemote();
     const down = createFaultyRemote(remote, { random: () => 0, failBeforeApply: 1 });
-    const a = await device(down, { clock, random: () => 0.5, retry: { maxAttempts: 3, initialDelayMs: 1000, multiplier: 2, maxDelayMs: 10_000 } });
+    const a = await device(down, { clock, random: () => 0.5, autoSync: { onWrite: false, live: false }, retry: { maxAttempts: 3, initialDelayMs: 1000, multiplier: 2, maxDelayMs: 10_000 } });
+    await new Promise((r) => setTimeout(r, 5)); // the start-up sync (nothing to push) ends
     await a.contacts.save({ id: '1', name: 'A' });
     await expect(a.nexus.sync()).rejects.toMatchObject({ code: 'SERVER', retryable: true });
     expect(a.nexus.status.phase).toBe('error');
@@ -361,5 +362,15 @@ describe('sync engine', () => {
     const report = await a.nexus.sync();
     expect(report.pulled).toBe(0);
     expect(pulls).toBeLessThanOrEqual(2);
+  });
+
+  it('with autoSync off nothing is retried on its own: a failed sync waits for the app', async () => {
+    const clock = fakeClock();
+    const down = createFaultyRemote(createMemoryRemote(), { random: () => 0, failBeforeApply: 1 });
+    const a = await device(down, { clock });
+    await a.contacts.save({ id: '1', name: 'A' });
+    await expect(a.nexus.sync()).rejects.toMatchObject({ code: 'SERVER' });
+    expect(clock.pendingTimers()).toEqual([]);
+    expect(a.nexus.status).toMatchObject({ phase: 'error', nextRetryAt: null });
   });
 });
