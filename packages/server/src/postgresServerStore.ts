@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { InvalidArgumentError, StorageError, type ServerRecord } from '@nexus-store/core';
 import { notifyPokeListeners, type CompactResult, type PokeListener, type PullPage, type ServerStore, type ServerStoreTransaction, type StoredUser } from './serverStore.js';
+import { RECORD_COLUMNS, recordFromRow, type RecordRowColumns } from './serverRecordRow.js';
 
 export interface PostgresServerStoreOptions {
   /** e.g. postgres://user:pass@host:5432/db */
@@ -13,31 +14,12 @@ export interface PostgresServerStoreOptions {
   listenRetryMs?: number;
 }
 
-interface RecordRow {
-  collection: string;
-  key: string;
+interface RecordRow extends RecordRowColumns {
   version: string;
   deleted: boolean;
-  data: string | null;
-  hlc: string;
-  field_clocks: string | null;
-  client_id: string | null;
 }
 
-function toRecord(row: RecordRow): ServerRecord {
-  return {
-    collection: row.collection,
-    key: row.key,
-    version: Number(row.version),
-    deleted: row.deleted,
-    data: row.data === null ? null : (JSON.parse(row.data) as ServerRecord['data']),
-    hlc: row.hlc,
-    fieldClocks: row.field_clocks === null ? null : (JSON.parse(row.field_clocks) as ServerRecord['fieldClocks']),
-    clientId: row.client_id,
-  };
-}
-
-const RECORD_COLUMNS = 'collection, key, version, deleted, data, hlc, field_clocks, client_id';
+const toRecord = (row: RecordRow): ServerRecord => recordFromRow(row, Number(row.version), row.deleted);
 
 /**
  * PostgreSQL store for several stateless server instances over one database.

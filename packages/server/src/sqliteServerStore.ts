@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { StorageError, type ServerRecord } from '@nexus-store/core';
 import { notifyPokeListeners, type CompactResult, type PokeListener, type PullPage, type ServerStore, type ServerStoreTransaction, type StoredUser } from './serverStore.js';
+import { RECORD_COLUMNS, recordFromRow, type RecordRowColumns } from './serverRecordRow.js';
 
 export interface SqliteServerStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -32,31 +33,12 @@ CREATE INDEX IF NOT EXISTS nexus_uniques_key ON nexus_uniques (tenant, collectio
 CREATE TABLE IF NOT EXISTS nexus_users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, tenant TEXT NOT NULL, created_at INTEGER NOT NULL);
 `;
 
-interface RecordRow {
-  collection: string;
-  key: string;
+interface RecordRow extends RecordRowColumns {
   version: number;
   deleted: number;
-  data: string | null;
-  hlc: string;
-  field_clocks: string | null;
-  client_id: string | null;
 }
 
-function toRecord(row: RecordRow): ServerRecord {
-  return {
-    collection: row.collection,
-    key: row.key,
-    version: row.version,
-    deleted: row.deleted === 1,
-    data: row.data === null ? null : (JSON.parse(row.data) as ServerRecord['data']),
-    hlc: row.hlc,
-    fieldClocks: row.field_clocks === null ? null : (JSON.parse(row.field_clocks) as ServerRecord['fieldClocks']),
-    clientId: row.client_id,
-  };
-}
-
-const RECORD_COLUMNS = 'collection, key, version, deleted, data, hlc, field_clocks, client_id';
+const toRecord = (row: RecordRow): ServerRecord => recordFromRow(row, row.version, row.deleted === 1);
 
 /**
  * The embedded default: one SQLite file on better-sqlite3. A single connection and a write lock
