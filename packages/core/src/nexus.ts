@@ -215,7 +215,6 @@ class NexusImpl implements Nexus, StoreHost {
           batchSize: options.batchSize ?? 100,
           pullLimit: options.pullLimit ?? 500,
           maxAttempts: this.retryOptions.maxAttempts,
-          newMutationId,
           now: clock.now,
           collection: (name) => this.codecs.get(name)?.runtime ?? { policy: 'lastWriteWins', keyField: null },
           collections: () => [...this.codecs.keys()],

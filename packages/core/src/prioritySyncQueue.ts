@@ -41,7 +41,7 @@ export class PrioritySyncQueue {
    * entries (ordered by seq); the returned list is the record's entries afterwards.
    */
   async enqueue(tx: WriteTransaction, entries: OutboxEntry[], write: LocalWrite): Promise<OutboxEntry[]> {
-    if (entries.length === 0) return [await this.add(tx, write, write.changedFields, write.priority, write.baseVersion)];
+    if (entries.length === 0) return [await this.add(tx, write)];
     const failed = entries.filter((e) => e.status === 'failed');
     const live = entries.filter((e) => e.status !== 'failed');
     let carriedFields: string[] | null = write.changedFields;
@@ -83,21 +83,22 @@ export class PrioritySyncQueue {
     }
 
     await this.bumpEarlier(tx, live, priority);
-    return [...live, await this.add(tx, write, carriedFields, priority, baseVersion)];
+    return [...live, await this.add(tx, { ...write, changedFields: carriedFields, priority, baseVersion })];
   }
 
-  private async add(tx: WriteTransaction, write: LocalWrite, changedFields: string[] | null, priority: SyncPriority, baseVersion: number): Promise<OutboxEntry> {
+  /** Appends a new pending entry for `write`, with a fresh mutation id (no coalescing). */
+  async add(tx: WriteTransaction, write: LocalWrite): Promise<OutboxEntry> {
     const entry: NewOutboxEntry = {
       mutationId: this.newMutationId(),
       collection: write.collection,
       key: write.key,
       op: write.op,
       data: write.data,
-      changedFields,
-      baseVersion,
+      changedFields: write.changedFields,
+      baseVersion: write.baseVersion,
       hlc: write.hlc,
       fieldClocks: write.fieldClocks,
-      priority,
+      priority: write.priority,
       txId: write.txId,
       status: 'pending',
       attempts: 0,

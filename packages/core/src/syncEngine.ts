@@ -41,7 +41,6 @@ export interface SyncEngineDeps {
   batchSize: number;
   pullLimit: number;
   maxAttempts: number;
-  newMutationId: () => string;
   now: () => number;
   collection: (name: string) => CollectionRuntime;
   collections: () => string[];
@@ -369,8 +368,7 @@ export class SyncEngine {
   }
 
   private async addResolution(tx: WriteTransaction, collection: string, key: string, value: VersionedValue, baseVersion: number, priority: OutboxEntry['priority']): Promise<void> {
-    await tx.addOutbox({
-      mutationId: this.deps.newMutationId(),
+    await this.deps.queue.add(tx, {
       collection,
       key,
       op: value.deleted ? 'delete' : 'upsert',
@@ -381,11 +379,6 @@ export class SyncEngine {
       fieldClocks: value.fieldClocks,
       priority,
       txId: null,
-      status: 'pending',
-      attempts: 0,
-      lastError: null,
-      conflict: null,
-      createdAt: this.deps.now(),
     });
   }
 
