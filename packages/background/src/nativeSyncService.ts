@@ -81,10 +81,7 @@ abstract class NativeSyncService extends SyncServiceBase implements PushSnapshot
     this.assertOpen();
     const config = this.requireConfig();
     this.requireTask();
-    if (!config.enabled) {
-      this.logger.info?.('[nexus-store/background] background sync is disabled; nothing scheduled.');
-      return;
-    }
+    if (!this.schedulingEnabled(config)) return;
     await this.bridge.schedule({
       taskId: this.taskId,
       intervalMs: config.minInterval,

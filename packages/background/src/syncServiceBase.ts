@@ -90,6 +90,12 @@ export abstract class SyncServiceBase implements BackgroundSyncService {
     return this.effectiveConfig;
   }
 
+  /** Whether scheduling should go ahead; says so in the log when the config disables it. */
+  protected schedulingEnabled(config: BackgroundSyncConfig): boolean {
+    if (!config.enabled) this.logger.info?.('[nexus-store/background] background sync is disabled; nothing scheduled.');
+    return config.enabled;
+  }
+
   protected requireTask(): BackgroundSyncTask {
     if (!this.task) throw new InvalidArgumentError('No task registered: call registerTask(task) or use createBackgroundSync({ nexus }).');
     return this.task;

@@ -65,10 +65,7 @@ export class TimerSyncService extends SyncServiceBase {
     this.assertOpen();
     const config = this.requireConfig();
     this.requireTask();
-    if (!config.enabled) {
-      this.logger.info?.('[nexus-store/background] background sync is disabled; nothing scheduled.');
-      return;
-    }
+    if (!this.schedulingEnabled(config)) return;
     if (!this.scheduled) {
       this.scheduled = true;
       this.subscribeSources();

@@ -125,10 +125,7 @@ export class WebSyncService extends SyncServiceBase {
     this.assertOpen();
     if (this.fallback) return this.fallback.scheduleSync();
     const config = this.requireConfig();
-    if (!config.enabled) {
-      this.logger.info?.('[nexus-store/background] background sync is disabled; nothing scheduled.');
-      return;
-    }
+    if (!this.schedulingEnabled(config)) return;
     const registration = await this.requireContainer().ready;
     if (this.hasPeriodic && registration.periodicSync) {
       const permission = await this.globalObject.navigator?.permissions?.query({ name: 'periodic-background-sync' }).catch(() => undefined);
