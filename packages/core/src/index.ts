@@ -52,6 +52,7 @@ export { createNexus } from './nexus.js';
 export type { Nexus, NexusOptions, AutoSyncOptions, Logger, SyncPhase, SyncStatus, OutboxItem, Conflict, NexusTransaction, TransactionStore } from './nexus.js';
 export type { Store, StoreOptions, Query, WhereClause, OrderBy, KeyField, SchemaLike } from './store.js';
 export { toMutation } from './syncEngine.js';
+export { recordJson } from './recordJson.js';
 export type { SyncReport, SyncProgress } from './syncEngine.js';
 export type { ConflictPolicy, ConflictPolicyName, ConflictResolver, ConflictResolution, ConflictContext } from './conflict/conflictPolicy.js';
 export { systemClock } from './clock.js';

@@ -1,4 +1,4 @@
-import type { DocChangeRef, OutboxEntry, StoredDoc, WriteTransaction } from './localStorage.js';
+import type { DocChangeRef, OutboxEntry, ReadTransaction, StoredDoc, WriteTransaction } from './localStorage.js';
 import { compactFieldClocks, expandFieldClocks, type HybridLogicalClock } from './hlc.js';
 import { deriveSyncState, type PrioritySyncQueue } from './prioritySyncQueue.js';
 import type { RecordData, SyncPriority } from './remoteBackend.js';
@@ -15,6 +15,18 @@ export type WriteOp =
  */
 const HLC_PERSIST_INTERVAL_MS = 1000;
 
+/**
+ * The outbox entries of these documents. A document is 'synced' exactly when it has no entries
+ * (every change to the outbox rewrites the document's `syncState` in the same transaction), and a
+ * missing document has none, so only the others are looked up: a write of new or synced records
+ * reads no outbox at all.
+ */
+export function outboxOf(tx: ReadTransaction, collection: string, docs: ReadonlyMap<string, StoredDoc | undefined>): Promise<OutboxEntry[]> {
+  const keys: string[] = [];
+  for (const [key, doc] of docs) if (doc && doc.syncState !== 'synced') keys.push(key);
+  return keys.length > 0 ? tx.getOutboxForKeys(collection, keys) : Promise.resolve([]);
+}
+
 export class LocalWriter {
   private persistedWall = -Infinity;
   constructor(
@@ -26,10 +38,9 @@ export class LocalWriter {
     const changed: DocChangeRef[] = [];
     for (const [collection, group] of groupBy(ops, (op) => op.collection)) {
       const keys = [...new Set(group.map((op) => op.key))];
-      // Both reads go out together: one round trip on IndexedDB.
-      const [found, outbox] = await Promise.all([tx.getDocs(collection, keys), tx.getOutboxForKeys(collection, keys)]);
+      const found = await tx.getDocs(collection, keys);
       const docs = new Map<string, StoredDoc | undefined>(keys.map((key, i) => [key, found[i]]));
-      const entries = groupBy(outbox, (e) => e.key);
+      const entries = groupBy(await outboxOf(tx, collection, docs), (e) => e.key);
       const touched = new Map<string, StoredDoc | null>();
       for (const op of group) {
         const result = await this.applyOne(tx, op, docs.get(op.key), entries.get(op.key) ?? [], txId);

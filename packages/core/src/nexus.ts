@@ -7,6 +7,7 @@ import { HybridLogicalClock } from './hlc.js';
 import type { DocChangeRef, LocalStorage, OutboxEntry, OutboxStatus } from './localStorage.js';
 import { LocalWriter, type WriteOp } from './localWriter.js';
 import { deriveSyncState, PrioritySyncQueue } from './prioritySyncQueue.js';
+import { normalizeRecord } from './recordJson.js';
 import type { RecordData, RemoteBackend, SyncPriority } from './remoteBackend.js';
 import { backoffDelay, resolveRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './retryPolicy.js';
 import { assertPriority, CollectionCodec, StoreImpl, type Store, type StoreHost, type StoreOptions } from './store.js';
@@ -564,7 +565,7 @@ class NexusImpl implements Nexus, StoreHost {
       if (resolution.value !== null) {
         const codec = this.codecs.get(entry.collection)?.codec;
         const value = codec ? codec.validate(resolution.value) : resolution.value;
-        data = JSON.parse(JSON.stringify(value)) as RecordData;
+        data = normalizeRecord(value);
         if (codec && codec.keyOf(value as never) !== (entry.conflict && entry.conflict.key !== entry.key ? entry.conflict.key : entry.key)) {
           throw new InvalidArgumentError(`The merged value's id must be the record's id ("${entry.key}").`);
         }

@@ -4,7 +4,8 @@ import { InvalidArgumentError, ValidationError, type ValidationIssue } from './e
 import type { Comparable, DocChangeRef, FieldFilter, LocalStorage, OrderTerm, StorageQuery, StoredDoc, SyncState } from './localStorage.js';
 import type { WriteOp } from './localWriter.js';
 import { isFieldRange, orderValues } from './query.js';
-import { SYNC_PRIORITIES, type RecordData, type SyncPriority } from './remoteBackend.js';
+import { normalizeRecord } from './recordJson.js';
+import { SYNC_PRIORITIES, type SyncPriority } from './remoteBackend.js';
 
 /** Anything with zod's `safeParse` (zod 3 and 4 schemas fit). */
 export interface SchemaLike<T> {
@@ -133,7 +134,7 @@ export class CollectionCodec<T, ID extends string | number> {
 
   upsert(item: T, priority: SyncPriority): { op: WriteOp; value: T } {
     const value = this.validate(item);
-    const data = JSON.parse(JSON.stringify(value)) as RecordData;
+    const data = normalizeRecord(value);
     return { op: { type: 'upsert', collection: this.name, key: this.keyOf(value), data, priority }, value };
   }
 

@@ -2,6 +2,7 @@ import { decideConflict, type ConflictOutcome, type ConflictPolicy, type Version
 import { CursorExpiredError, NexusError, toNexusError } from './errors.js';
 import { compareHlc, expandFieldClocks, type HybridLogicalClock } from './hlc.js';
 import type { DocChangeRef, LocalStorage, OutboxEntry, ServerState, StoredDoc, WriteTransaction } from './localStorage.js';
+import { outboxOf } from './localWriter.js';
 import { deriveSyncState, higherPriority, type PrioritySyncQueue } from './prioritySyncQueue.js';
 import type { Mutation, MutationResult, RecordData, RemoteBackend, ServerChange, ServerRecord } from './remoteBackend.js';
 import { groupBy, jsonEqual } from './util.js';
@@ -82,6 +83,17 @@ function localValue(doc: StoredDoc | undefined): VersionedValue {
 
 function remoteValue(record: ServerRecord | null): VersionedValue {
   return record ? { data: record.deleted ? null : record.data, deleted: record.deleted, hlc: record.hlc, fieldClocks: record.fieldClocks } : { data: null, deleted: true, hlc: '', fieldClocks: null };
+}
+
+/** Outbox deletes and document puts of acknowledged entries, written together. */
+interface AckedWrites {
+  deletes: number[];
+  docs: StoredDoc[];
+}
+
+/** A pulled change at or below the version this device already knows is a no-op. */
+function isKnown(doc: StoredDoc | undefined, change: ServerChange): boolean {
+  return doc?.server != null && change.version <= doc.server.version;
 }
 
 /** A doc whose local value is exactly the server state. */
@@ -213,6 +225,12 @@ export class SyncEngine {
       const found = await tx.getDocs(collection, keys);
       const docs = new Map(keys.map((key, i) => [key, found[i]]));
       const entriesByKey = groupBy(await tx.getOutboxForKeys(collection, keys), (e) => e.key);
+      // Acknowledged entries (the common case) are written together: one delete and one put per batch.
+      const acked: AckedWrites = { deletes: [], docs: [] };
+      const flush = async () => {
+        if (acked.deletes.length > 0) await tx.deleteOutbox(acked.deletes.splice(0));
+        if (acked.docs.length > 0) await tx.putDocs(acked.docs.splice(0));
+      };
       for (const sent of group) {
         const result = bySeq.get(sent.seq)!;
         const entries = entriesByKey.get(sent.key) ?? [];
@@ -222,8 +240,12 @@ export class SyncEngine {
         changed.push({ collection, key: sent.key });
         if (result.status === 'applied' || result.status === 'duplicate') {
           report.pushed++;
-          await this.onApplied(tx, entry, entries, doc, result.version);
-        } else if (result.status === 'rejected') {
+          await this.onApplied(tx, entry, entries, doc, result.version, acked);
+          continue;
+        }
+        // A conflict may touch another record of this batch: what was acknowledged is written first.
+        await flush();
+        if (result.status === 'rejected') {
           report.rejected++;
           const failed: OutboxEntry = { ...entry, status: 'failed', lastError: { code: result.code, message: result.message } };
           await tx.updateOutbox([failed]);
@@ -239,13 +261,15 @@ export class SyncEngine {
           }
         }
       }
+      await flush();
     }
     await tx.setMeta('hlc', this.deps.hlc.last);
     return changed;
   }
 
-  private async onApplied(tx: WriteTransaction, entry: OutboxEntry, entries: OutboxEntry[], doc: StoredDoc | undefined, version: number): Promise<void> {
-    await tx.deleteOutbox([entry.seq]);
+  /** An entry the server applied: it leaves the outbox and its version becomes the record's server state. */
+  private async onApplied(tx: WriteTransaction, entry: OutboxEntry, entries: OutboxEntry[], doc: StoredDoc | undefined, version: number, acked: AckedWrites): Promise<void> {
+    acked.deletes.push(entry.seq);
     const later = entries.filter((e) => e.seq !== entry.seq);
     // Writes made after this one were based on the same server version; they now build on ours.
     const rebased = later.filter((e) => e.status !== 'conflict' && e.baseVersion < version).map((e) => ({ ...e, baseVersion: version }));
@@ -255,7 +279,7 @@ export class SyncEngine {
     const server: ServerState | null =
       version > known ? { version, deleted: entry.op === 'delete', data: entry.op === 'delete' ? null : entry.data, hlc: entry.hlc, fieldClocks: entry.fieldClocks } : doc.server;
     const rest = later.map((e) => rebased.find((r) => r.seq === e.seq) ?? e);
-    await tx.putDocs([{ ...doc, server, syncState: deriveSyncState(rest) }]);
+    acked.docs.push({ ...doc, server, syncState: deriveSyncState(rest) });
   }
 
   private decide(collection: string, key: string, reason: 'version' | 'unique', local: VersionedValue, remote: VersionedValue, remoteKey: string, field: string | undefined): ConflictOutcome {
@@ -423,11 +447,13 @@ export class SyncEngine {
       const keys = [...new Set(group.map((c) => c.key))];
       const found = await tx.getDocs(collection, keys);
       const docs = new Map(keys.map((key, i) => [key, found[i]]));
-      const entriesByKey = groupBy(await tx.getOutboxForKeys(collection, keys), (e) => e.key);
+      // Changes this device already has (its own pushes coming back) need no outbox lookup.
+      const fresh = new Map(group.filter((c) => !isKnown(docs.get(c.key), c)).map((c) => [c.key, docs.get(c.key)]));
+      const entriesByKey = groupBy(await outboxOf(tx, collection, fresh), (e) => e.key);
       const puts = new Map<string, StoredDoc>();
       for (const change of group) {
         const doc = puts.get(change.key) ?? docs.get(change.key);
-        if (doc?.server && change.version <= doc.server.version) continue;
+        if (isKnown(doc, change)) continue;
         this.deps.hlc.receive(change.hlc);
         const state = serverState(change)!;
         const entries = entriesByKey.get(change.key) ?? [];

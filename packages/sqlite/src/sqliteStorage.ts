@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { PRIORITY_RANK, SYNC_PRIORITIES, StorageError, applyQuery } from '@nexus-store/core';
+import { PRIORITY_RANK, SYNC_PRIORITIES, StorageError, applyQuery, recordJson } from '@nexus-store/core';
 import type {
   LocalStorage,
   NewOutboxEntry,
@@ -153,7 +153,7 @@ function entryValues(entry: NewOutboxEntry): SqlValue[] {
     entry.txId ?? null,
     entry.mutationId,
     entry.op,
-    jsonOrNull(entry.data),
+    entry.data === null ? null : recordJson(entry.data),
     jsonOrNull(entry.changedFields),
     entry.baseVersion,
     entry.hlc,
@@ -169,6 +169,22 @@ function jsonOrNull(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
+const rowsOf = (columns: number, rows: number) => Array.from({ length: rows }, () => `(${Array.from({ length: columns }, () => '?').join(', ')})`).join(', ');
+
+/** Inserts or replaces `rows` documents in one statement. */
+const PUT_DOC_SQL = (rows: number) =>
+  `INSERT INTO nx_docs (${DOC_COLUMNS}) VALUES ${rowsOf(8, rows)}
+   ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, deleted = excluded.deleted, hlc = excluded.hlc,
+     field_clocks = excluded.field_clocks, sync_state = excluded.sync_state, server = excluded.server`;
+
+/** Inserts `rows` outbox entries (id first) in one statement. */
+const ADD_OUTBOX_SQL = (rows: number) => `INSERT INTO nx_outbox (id, ${OUTBOX_COLUMNS}) VALUES ${rowsOf(18, rows)}`;
+
+/** Rows per multi-row INSERT when the write buffer is flushed. */
+const BUFFER_CHUNK = 64;
+/** Buffered rows that make a write callback flush early, so a huge saveAll does not hold them all. */
+const BUFFER_LIMIT = 4096;
+
 /** Prepared statements of one connection. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -180,17 +196,14 @@ function prepareStatements(db: Database.Database) {
     release: db.prepare('RELEASE nx_write'),
     rollbackTo: db.prepare('ROLLBACK TO nx_write'),
     getDoc: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM nx_docs WHERE collection = ? AND key = ?`),
-    putDoc: db.prepare(
-      `INSERT INTO nx_docs (${DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, deleted = excluded.deleted, hlc = excluded.hlc,
-         field_clocks = excluded.field_clocks, sync_state = excluded.sync_state, server = excluded.server`,
-    ),
+    getDocsByKeys: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM nx_docs WHERE collection = ? AND key IN (SELECT value FROM json_each(?))`),
+    putDocRows: db.prepare(`${PUT_DOC_SQL(BUFFER_CHUNK)}`),
+    addOutboxRows: db.prepare(`${ADD_OUTBOX_SQL(BUFFER_CHUNK)}`),
     removeDoc: db.prepare('DELETE FROM nx_docs WHERE collection = ? AND key = ?'),
     lastSeq: db.prepare<[], { last: number }>(
       `SELECT max(${[0, 1, 2, 3].map((r) => `ifnull((SELECT max(id) FROM nx_outbox WHERE id >= ${r * SEQ_SLOT} AND id < ${(r + 1) * SEQ_SLOT}) - ${r * SEQ_SLOT}, 0)`).join(', ')},
         (SELECT deleted_max FROM nx_outbox_seq WHERE id = 1)) AS last`,
     ),
-    addOutbox: db.prepare(`INSERT INTO nx_outbox (id, ${OUTBOX_COLUMNS}) VALUES (?, ${OUTBOX_COLUMNS.split(',').map(() => '?').join(', ')})`),
     rememberDeletedSeq: db.prepare('UPDATE nx_outbox_seq SET deleted_max = max(deleted_max, ?) WHERE id = 1'),
     updateOutbox: db.prepare(
       `UPDATE nx_outbox SET id = ?, (${OUTBOX_COLUMNS.slice('seq, '.length)}) = (${OUTBOX_COLUMNS.split(',').slice(1).map(() => '?').join(', ')}) WHERE id IN (?, ?, ?, ?)`,
@@ -210,6 +223,115 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+const docId = (collection: string, key: string) => `${collection}\u0000${key}`;
+
+/** Appends the column values of a document, in DOC_COLUMNS order. */
+function pushDocValues(params: SqlValue[], doc: StoredDoc): void {
+  params.push(
+    doc.collection,
+    doc.key,
+    doc.deleted || doc.data === null ? null : recordJson(doc.data),
+    doc.deleted ? 1 : 0,
+    doc.hlc,
+    jsonOrNull(doc.fieldClocks),
+    doc.syncState,
+    jsonOrNull(doc.server),
+  );
+}
+
+/** A new outbox entry waiting in the write buffer, with its seq. */
+interface BufferedEntry {
+  seq: number;
+  entry: NewOutboxEntry;
+}
+
+/** Appends the column values of a new entry, id first, in `id, OUTBOX_COLUMNS` order. */
+function pushEntryValues(params: SqlValue[], { seq, entry }: BufferedEntry): void {
+  params.push(PRIORITY_RANK[entry.priority] * SEQ_SLOT + seq, seq);
+  params.push(...entryValues(entry));
+}
+
+/**
+ * Documents and new outbox entries that write callbacks made but that are not in SQLite yet. They
+ * go in many rows per INSERT when a callback reads what they would change (outbox reads, queries),
+ * when many pile up, and before every COMMIT: the small writes of a group cost about what one bulk
+ * write costs. `getDocs` answers from the buffer first.
+ *
+ * A group runs each callback but the first inside a SAVEPOINT. When one fails, `undoJob` takes its
+ * own buffered rows back (ROLLBACK TO undoes what it sent to SQLite), and puts back the rows of
+ * earlier callbacks that were flushed while it ran: they were sent inside its savepoint, so the
+ * rollback removed them too.
+ */
+class WriteBuffer {
+  readonly docs = new Map<string, StoredDoc>();
+  outbox: BufferedEntry[] = [];
+  /** Keys the running callback changed, with their buffered value before it (undefined: not buffered). */
+  private readonly jobDocs = new Map<string, StoredDoc | undefined>();
+  private jobOutboxStart = 0;
+  /** Rows of earlier callbacks flushed while the running callback ran. */
+  private carriedDocs: StoredDoc[] = [];
+  private carriedOutbox: BufferedEntry[] = [];
+
+  get size(): number {
+    return this.docs.size + this.outbox.length;
+  }
+
+  startJob(): void {
+    this.jobDocs.clear();
+    this.jobOutboxStart = this.outbox.length;
+    this.carriedDocs = [];
+    this.carriedOutbox = [];
+  }
+
+  putDoc(doc: StoredDoc): void {
+    const id = docId(doc.collection, doc.key);
+    if (!this.jobDocs.has(id)) this.jobDocs.set(id, this.docs.get(id));
+    this.docs.set(id, doc);
+  }
+
+  forgetDoc(collection: string, key: string): void {
+    const id = docId(collection, key);
+    if (!this.docs.has(id)) return;
+    if (!this.jobDocs.has(id)) this.jobDocs.set(id, this.docs.get(id));
+    this.docs.delete(id);
+  }
+
+  /** Empties the buffer for a flush, remembering which rows belonged to earlier callbacks. */
+  take(): { docs: StoredDoc[]; outbox: BufferedEntry[] } {
+    const docs = [...this.docs.values()];
+    for (const [id, doc] of this.docs) {
+      const before = this.jobDocs.has(id) ? this.jobDocs.get(id) : doc;
+      if (before) this.carriedDocs.push(before);
+    }
+    for (let i = 0; i < this.jobOutboxStart; i++) this.carriedOutbox.push(this.outbox[i]!);
+    const outbox = this.outbox;
+    this.docs.clear();
+    this.outbox = [];
+    this.jobDocs.clear();
+    this.jobOutboxStart = 0;
+    return { docs, outbox };
+  }
+
+  /** The running callback failed: drops its rows and restores those of the callbacks before it. */
+  undoJob(): void {
+    for (const [id, before] of this.jobDocs) {
+      if (before) this.docs.set(id, before);
+      else this.docs.delete(id);
+    }
+    this.outbox.length = this.jobOutboxStart;
+    // Only when something was flushed during the callback (then the buffer held nothing older).
+    for (const doc of this.carriedDocs) this.docs.set(docId(doc.collection, doc.key), doc);
+    if (this.carriedOutbox.length > 0) this.outbox = [...this.carriedOutbox, ...this.outbox];
+    this.startJob();
+  }
+
+  clear(): void {
+    this.docs.clear();
+    this.outbox = [];
+    this.startJob();
+  }
+}
+
 const STATEMENT_CACHE_SIZE = 256;
 
 /** One open connection: its statements and a cache of the dynamic query statements. */
@@ -221,6 +343,68 @@ class Connection {
     this.statements = prepareStatements(db);
   }
 
+  readonly buffer = new WriteBuffer();
+
+  /**
+   * Sends the buffered rows to SQLite, many rows per statement, documents and entries in turns
+   * (measured: a third faster than all documents first).
+   */
+  flush(): void {
+    if (this.buffer.size === 0) return;
+    this.beforeSqlWrite();
+    const { docs, outbox } = this.buffer.take();
+    const s = this.statements;
+    for (let d = 0, o = 0; d < docs.length || o < outbox.length; d += BUFFER_CHUNK, o += BUFFER_CHUNK) {
+      const dn = Math.max(0, Math.min(BUFFER_CHUNK, docs.length - d));
+      if (dn > 0) {
+        const params: SqlValue[] = [];
+        for (let i = d; i < d + dn; i++) pushDocValues(params, docs[i]!);
+        (dn === BUFFER_CHUNK ? s.putDocRows : this.prepare(PUT_DOC_SQL(dn))).run(...params);
+      }
+      const on = Math.max(0, Math.min(BUFFER_CHUNK, outbox.length - o));
+      if (on > 0) {
+        const params: SqlValue[] = [];
+        for (let i = o; i < o + on; i++) pushEntryValues(params, outbox[i]!);
+        (on === BUFFER_CHUNK ? s.addOutboxRows : this.prepare(ADD_OUTBOX_SQL(on))).run(...params);
+      }
+    }
+  }
+
+  /**
+   * The savepoint of the running callback of a group (all but the first have one) is opened only
+   * when the callback first changes SQLite itself: most callbacks only read and buffer rows, and a
+   * failed one is then undone in the buffer alone.
+   */
+  private savepoint: 'none' | 'pending' | 'open' = 'none';
+
+  startJob(nested: boolean): void {
+    this.buffer.startJob();
+    this.savepoint = nested ? 'pending' : 'none';
+  }
+
+  /** Called before any statement that changes SQLite inside a callback. */
+  beforeSqlWrite(): void {
+    if (this.savepoint !== 'pending') return;
+    this.statements.savepoint.run();
+    this.savepoint = 'open';
+  }
+
+  /** The running callback succeeded. */
+  endJob(): void {
+    if (this.savepoint === 'open') this.statements.release.run();
+    this.savepoint = 'none';
+  }
+
+  /** The running nested callback failed: undo its rows in the buffer and in SQLite. */
+  undoJob(): void {
+    this.buffer.undoJob();
+    if (this.savepoint === 'open') {
+      this.statements.rollbackTo.run();
+      this.statements.release.run();
+    }
+    this.savepoint = 'none';
+  }
+
   /** The next outbox seq inside the open write transaction; null until its first addOutbox. */
   nextSeq: number | null = null;
 
@@ -228,6 +412,13 @@ class Connection {
   beginWrite(): void {
     this.statements.beginImmediate.run();
     this.nextSeq = null;
+    this.discard();
+  }
+
+  /** Forgets the buffered rows and the savepoint state (the transaction was rolled back or is new). */
+  discard(): void {
+    this.buffer.clear();
+    this.savepoint = 'none';
   }
 
   /** Fields with an expression index, per collection (from `ensureIndexes`), and their index names. */
@@ -294,24 +485,44 @@ class SqliteTransaction implements WriteTransaction {
     }
   }
 
-  private runWrite<T>(body: (s: Statements) => T): Promise<T> {
+  /** A write that only fills the write buffer (it opens no savepoint unless it flushes). */
+  private runBuffered<T>(body: (s: Statements) => T): Promise<T> {
     if (!this.writable) {
       return Promise.reject(new StorageError('STORAGE', `Cannot change ${this.storage.name} inside read(); use write().`, { path: this.storage.name }));
     }
     return this.run(body);
   }
 
+  /** A write that changes SQLite directly (inside a group, it opens the callback's savepoint first). */
+  private runWrite<T>(body: (s: Statements) => T): Promise<T> {
+    return this.runBuffered((s) => {
+      this.connection.beforeSqlWrite();
+      return body(s);
+    });
+  }
+
+  /** Runs `body` after sending the buffered rows to SQLite (for reads and writes that must see them). */
+  private runFlushed<T>(body: (s: Statements) => T): Promise<T> {
+    return this.run((s) => {
+      this.connection.flush();
+      return body(s);
+    });
+  }
+
   getDocs(collection: string, keys: readonly string[]): Promise<(StoredDoc | undefined)[]> {
-    return this.run((s) =>
-      keys.map((key) => {
-        const row = s.getDoc.get(collection, key);
-        return row ? rowToDoc(row) : undefined;
-      }),
-    );
+    return this.run((s) => {
+      const buffered = this.connection.buffer.docs;
+      const out = keys.map((key) => buffered.get(docId(collection, key)));
+      const missing = keys.filter((_, i) => out[i] === undefined);
+      if (missing.length === 0) return out;
+      const rows = missing.length === 1 ? [s.getDoc.get(collection, missing[0]!)].filter((r) => r !== undefined) : s.getDocsByKeys.all(collection, JSON.stringify(missing));
+      const found = new Map(rows.map((row) => [row.key, rowToDoc(row)]));
+      return keys.map((key, i) => out[i] ?? found.get(key));
+    });
   }
 
   queryDocs(collection: string, query: StorageQuery): Promise<StoredDoc[]> {
-    return this.run((s) => {
+    return this.runFlushed((s) => {
       if (!canQueryInSql(query)) return applyQuery(s.allDocs.all(collection).map(rowToDoc), query);
       const statement = this.connection.prepareWithIndex(collection, query, (index) => selectSql(LIVE_DOC_COLUMNS, collection, query, index));
       // Rows as arrays: cheaper than one object per row with its column names.
@@ -330,7 +541,7 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   queryData(collection: string, query: StorageQuery): Promise<RecordData[]> {
-    return this.run((s) => {
+    return this.runFlushed((s) => {
       if (!canQueryInSql(query)) return applyQuery(s.allDocs.all(collection).map(rowToDoc), query).map((doc) => doc.data!);
       // Only the data column: what Store.getAll returns, at the cost of the raw query.
       const statement = this.connection.prepareWithIndex(collection, query, (index) => selectSql('data', collection, query, index));
@@ -339,7 +550,7 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   countDocs(collection: string, where?: StorageQuery['where']): Promise<number> {
-    return this.run((s) => {
+    return this.runFlushed((s) => {
       if (!canQueryInSql({ where })) return applyQuery(s.allDocs.all(collection).map(rowToDoc), { where }).length;
       const statement = this.connection.prepareWithIndex(collection, { where }, (index) => {
         const clause = whereSql(collection, where);
@@ -350,7 +561,7 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   listOutbox(filter: OutboxFilter = {}): Promise<OutboxEntry[]> {
-    return this.run(() => {
+    return this.runFlushed(() => {
       const terms: string[] = [];
       const params: SqlValue[] = [];
       if (filter.status !== undefined) {
@@ -371,7 +582,7 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
-    return this.run((s) => {
+    return this.runFlushed((s) => {
       if (keys.length === 0) return [];
       const rows = keys.length === 1 ? s.outboxForKey.all(collection, keys[0]!) : s.outboxForKeys.all(collection, JSON.stringify(keys));
       return rows.map(rowToEntry);
@@ -379,7 +590,7 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   countOutbox(): Promise<Record<OutboxStatus, number>> {
-    return this.run((s) => {
+    return this.runFlushed((s) => {
       const counts: Record<OutboxStatus, number> = { pending: 0, inflight: 0, failed: 0, conflict: 0 };
       for (const row of s.countOutbox.all()) counts[row.status] = row.n;
       return counts;
@@ -394,40 +605,37 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   putDocs(docs: readonly StoredDoc[]): Promise<void> {
-    return this.runWrite((s) => {
-      for (const doc of docs) {
-        s.putDoc.run(
-          doc.collection,
-          doc.key,
-          doc.deleted ? null : jsonOrNull(doc.data),
-          doc.deleted ? 1 : 0,
-          doc.hlc,
-          jsonOrNull(doc.fieldClocks),
-          doc.syncState,
-          jsonOrNull(doc.server),
-        );
-      }
+    return this.runBuffered(() => {
+      const buffer = this.connection.buffer;
+      for (const doc of docs) buffer.putDoc(doc);
+      if (buffer.size >= BUFFER_LIMIT) this.connection.flush();
     });
   }
 
   removeDocs(collection: string, keys: readonly string[]): Promise<void> {
     return this.runWrite((s) => {
-      for (const key of keys) s.removeDoc.run(collection, key);
+      for (const key of keys) {
+        this.connection.buffer.forgetDoc(collection, key);
+        s.removeDoc.run(collection, key);
+      }
     });
   }
 
   addOutbox(entry: NewOutboxEntry): Promise<number> {
-    return this.runWrite((s) => {
+    return this.runBuffered((s) => {
       // Seqs come from the table once per physical transaction (we hold the write lock), then count up.
       const seq = (this.connection.nextSeq ??= s.lastSeq.get()!.last + 1);
       this.connection.nextSeq = seq + 1;
-      s.addOutbox.run(PRIORITY_RANK[entry.priority] * SEQ_SLOT + seq, seq, ...entryValues(entry));
+      const buffer = this.connection.buffer;
+      buffer.outbox.push({ seq, entry });
+      if (buffer.size >= BUFFER_LIMIT) this.connection.flush();
       return seq;
     });
   }
 
   updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
     return this.runWrite((s) => {
+      this.connection.flush();
       for (const entry of entries) {
         s.updateOutbox.run(PRIORITY_RANK[entry.priority] * SEQ_SLOT + entry.seq, ...entryValues(entry), ...rowidsOf(entry.seq));
       }
@@ -436,6 +644,7 @@ class SqliteTransaction implements WriteTransaction {
 
   deleteOutbox(seqs: readonly number[]): Promise<void> {
     return this.runWrite((s) => {
+      this.connection.flush();
       let highest = 0;
       for (const seq of seqs) {
         if (s.deleteOutbox.run(...rowidsOf(seq)).changes > 0 && seq > highest) highest = seq;
@@ -586,6 +795,7 @@ class SqliteStorage implements LocalStorage {
     if (missing.length === 0) return;
     await this.enqueue('write', async () => {
       const connection = this.connection!;
+      connection.beforeSqlWrite();
       const db = connection.db;
       let indexes = connection.indexes.get(collection);
       if (!indexes) connection.indexes.set(collection, (indexes = new Map()));
@@ -680,11 +890,11 @@ class SqliteStorage implements LocalStorage {
         // The first callback needs no savepoint: if it throws, the whole transaction is its own.
         const nested = done.length > 0;
         const tx = new SqliteTransaction(this, connection, true);
+        connection.startJob(nested);
         try {
-          if (nested) s.savepoint.run();
           const result = await job.fn(tx);
           tx.finish();
-          if (nested) s.release.run();
+          connection.endJob();
           done.push({ job, result });
         } catch (error) {
           tx.finish();
@@ -692,11 +902,12 @@ class SqliteStorage implements LocalStorage {
           if (!connection.db.inTransaction) {
             // SQLite rolled the whole transaction back (disk full, I/O error): redo the others alone.
             open = false;
+            connection.discard();
             await this.runAlone(connection, done.splice(0).map((d) => d.job));
           } else if (nested) {
-            s.rollbackTo.run();
-            s.release.run();
+            connection.undoJob();
           } else {
+            connection.discard();
             s.rollback.run();
             open = false;
           }
@@ -704,8 +915,10 @@ class SqliteStorage implements LocalStorage {
       }
       if (!open) return;
       try {
+        connection.flush();
         s.commit.run();
       } catch (error) {
+        connection.discard();
         if (connection.db.inTransaction) s.rollback.run();
         // The group failed as a whole: give every callback its own transaction so each succeeds or fails alone.
         const jobs = done.splice(0).map((d) => d.job);
@@ -716,6 +929,7 @@ class SqliteStorage implements LocalStorage {
       for (const { job, result } of done.splice(0)) job.resolve(result);
     } catch (error) {
       // Only a failing ROLLBACK or RELEASE gets here: nothing of this group is known to be committed.
+      connection.discard();
       if (connection.db.inTransaction) connection.db.exec('ROLLBACK');
       for (const { job } of done) job.reject(this.mapError(error));
     }
@@ -733,10 +947,12 @@ class SqliteStorage implements LocalStorage {
         connection.beginWrite();
         const result = await job.fn(tx);
         tx.finish();
+        connection.flush();
         s.commit.run();
         job.resolve(result);
       } catch (error) {
         tx.finish();
+        connection.discard();
         if (connection.db.inTransaction) s.rollback.run();
         job.reject(this.mapError(error));
       }

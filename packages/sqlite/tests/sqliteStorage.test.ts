@@ -280,6 +280,60 @@ describe('group commit', () => {
     expect((await storage.read((tx) => tx.getDocs('c', ['a', 'b']))).map((d) => d?.key)).toEqual([undefined, 'b']);
   });
 
+  it('a throwing callback that made earlier callbacks\' buffered rows reach SQLite keeps those rows and loses only its own', async () => {
+    const outcomes = await Promise.allSettled([
+      storage.write(async (tx) => {
+        await tx.putDocs([doc('c', 'a', { v: 1 })]);
+        await tx.addOutbox(outboxEntry('c', 'a', { v: 1 }));
+      }),
+      storage.write(async (tx) => {
+        // Overwrites a's buffered row, then reads the outbox: both callbacks' rows go to SQLite inside this savepoint.
+        await tx.putDocs([doc('c', 'a', { v: 2 }), doc('c', 'b', { v: 1 })]);
+        await tx.addOutbox(outboxEntry('c', 'b', { v: 1 }));
+        expect((await tx.getOutboxForKeys('c', ['a', 'b'])).map((e) => e.key)).toEqual(['a', 'b']);
+        await tx.setMeta('m', 'from the failed callback');
+        throw new Error('second fails after a flush');
+      }),
+      storage.write(async (tx) => {
+        expect((await tx.getDocs('c', ['a']))[0]?.data).toEqual({ v: 1 });
+        await tx.putDocs([doc('c', 'c', { v: 1 })]);
+        await tx.addOutbox(outboxEntry('c', 'c', { v: 1 }));
+      }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const [docs, outbox, meta] = await storage.read(async (tx) => [await tx.getDocs('c', ['a', 'b', 'c']), await tx.listOutbox(), await tx.getMeta('m')] as const);
+    expect(docs.map((d) => d?.data ?? null)).toEqual([{ v: 1 }, null, { v: 1 }]);
+    expect(outbox.map((e) => e.key)).toEqual(['a', 'c']);
+    expect(meta).toBeUndefined();
+  });
+
+  it('a throwing callback that only buffered rows restores the rows it replaced', async () => {
+    const outcomes = await Promise.allSettled([
+      storage.write((tx) => tx.putDocs([doc('c', 'a', { v: 1 })])),
+      storage.write(async (tx) => {
+        await tx.putDocs([doc('c', 'a', { v: 2 })]);
+        await tx.removeDocs('c', ['a']);
+        await tx.putDocs([doc('c', 'x', { v: 1 })]);
+        throw new Error('fails without a flush');
+      }),
+      storage.write(async (tx) => (await tx.getDocs('c', ['a', 'x'])).map((d) => d?.data ?? null)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[2] as PromiseFulfilledResult<unknown>).value).toEqual([{ v: 1 }, null]);
+    expect((await storage.read((tx) => tx.getDocs('c', ['a', 'x']))).map((d) => d?.data ?? null)).toEqual([{ v: 1 }, null]);
+  });
+
+  it('a saveAll-sized write larger than the buffer flushes on the way and commits every row', async () => {
+    const n = 10_000;
+    await storage.write(async (tx) => {
+      await tx.putDocs(Array.from({ length: n }, (_, i) => doc('c', `k${i}`, { i })));
+      for (let i = 0; i < n; i++) await tx.addOutbox(outboxEntry('c', `k${i}`, { i }));
+    });
+    const [count, outbox] = await storage.read(async (tx) => [await tx.countDocs('c'), await tx.countOutbox()] as const);
+    expect(count).toBe(n);
+    expect(outbox.pending).toBe(n);
+  });
+
   it('runs a read queued behind writes after they committed, never inside their transaction', async () => {
     const write = storage.write((tx) => tx.putDocs([doc('c', 'a', { v: 1 })]));
     const read = storage.read((tx) => tx.getDocs('c', ['a']));
