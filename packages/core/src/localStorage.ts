@@ -151,6 +151,12 @@ export interface WriteTransaction extends ReadTransaction {
   /** Replaces existing entries (matched by `seq`). */
   updateOutbox(entries: readonly OutboxEntry[]): Promise<void>;
   deleteOutbox(seqs: readonly number[]): Promise<void>;
+  /**
+   * Optional fast path for a change of delivery state only: sets `status` on the entries with these
+   * seqs (missing ones are skipped) and, with `countAttempt`, adds one to their `attempts`; the rest
+   * of each entry stays as stored. Without it the core rewrites whole entries with `updateOutbox`.
+   */
+  markOutbox?(seqs: readonly number[], status: OutboxStatus, options?: { countAttempt?: boolean }): Promise<void>;
   /** Metadata values are JSON-serialisable. `undefined` deletes the key. */
   setMeta(key: string, value: unknown): Promise<void>;
 }

@@ -158,6 +158,13 @@ class MemoryTransaction implements WriteTransaction {
     for (const entry of entries) this.outboxWrites.set(entry.seq, clone(entry));
   }
 
+  async markOutbox(seqs: readonly number[], status: OutboxStatus, options: { countAttempt?: boolean } = {}): Promise<void> {
+    for (const seq of seqs) {
+      const entry = this.outboxWrites.has(seq) ? this.outboxWrites.get(seq) : this.state.outbox.get(seq);
+      if (entry) this.outboxWrites.set(seq, { ...clone(entry), status, attempts: entry.attempts + (options.countAttempt ? 1 : 0) });
+    }
+  }
+
   async deleteOutbox(seqs: readonly number[]): Promise<void> {
     for (const seq of seqs) this.outboxWrites.set(seq, null);
   }

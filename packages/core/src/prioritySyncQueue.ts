@@ -154,14 +154,20 @@ export class PrioritySyncQueue {
     }
     batch.sort((a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.seq - b.seq);
     const inflight = batch.map((e) => ({ ...e, status: 'inflight' as const, attempts: e.attempts + 1 }));
-    if (inflight.length > 0) await tx.updateOutbox(inflight);
+    if (inflight.length > 0) {
+      if (tx.markOutbox) await tx.markOutbox(inflight.map((e) => e.seq), 'inflight', { countAttempt: true });
+      else await tx.updateOutbox(inflight);
+    }
     return inflight;
   }
 
   /** After a crash or reopen: entries left in flight go back to pending (push is idempotent). */
   async recoverInflight(tx: WriteTransaction): Promise<number> {
     const inflight = await tx.listOutbox({ status: 'inflight' });
-    if (inflight.length > 0) await tx.updateOutbox(inflight.map((e) => ({ ...e, status: 'pending' as const })));
+    if (inflight.length > 0) {
+      if (tx.markOutbox) await tx.markOutbox(inflight.map((e) => e.seq), 'pending');
+      else await tx.updateOutbox(inflight.map((e) => ({ ...e, status: 'pending' as const })));
+    }
     return inflight.length;
   }
 }

@@ -276,8 +276,9 @@ export class SyncEngine {
     if (rebased.length > 0) await tx.updateOutbox(rebased);
     if (!doc) return;
     const known = doc.server?.version ?? 0;
-    const server: ServerState | null =
-      version > known ? { version, deleted: entry.op === 'delete', data: entry.op === 'delete' ? null : entry.data, hlc: entry.hlc, fieldClocks: entry.fieldClocks } : doc.server;
+    // When the document still holds what was pushed, its server state shares that object (storage can then keep it once).
+    const pushed = entry.op === 'delete' ? null : doc.data !== null && jsonEqual(entry.data, doc.data) ? doc.data : entry.data;
+    const server: ServerState | null = version > known ? { version, deleted: entry.op === 'delete', data: pushed, hlc: entry.hlc, fieldClocks: entry.fieldClocks } : doc.server;
     const rest = later.map((e) => rebased.find((r) => r.seq === e.seq) ?? e);
     acked.docs.push({ ...doc, server, syncState: deriveSyncState(rest) });
   }

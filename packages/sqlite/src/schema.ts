@@ -59,6 +59,9 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       INSERT INTO nx_outbox_seq (id, deleted_max) VALUES (1, 0);
     `);
   },
+  // 2: the server state column may leave out `data`, meaning "the document's own data". No table
+  // changes; the version tells older libraries (which would misread it) to refuse the file.
+  () => undefined,
 ];
 
 /** The schema version this library writes. */

@@ -11,6 +11,7 @@ import type {
   OutboxStatus,
   ReadTransaction,
   RecordData,
+  ServerState,
   StorageQuery,
   StoredDoc,
   WriteTransaction,
@@ -109,16 +110,37 @@ const LIVE_DOC_COLUMNS = 'key, data, hlc, field_clocks, sync_state, server';
 type LiveDocArray = [key: string, data: string | null, hlc: string, fieldClocks: string | null, syncState: StoredDoc['syncState'], server: string | null];
 
 function rowToDoc(row: DocRow): StoredDoc {
+  const data = parseJson<RecordData>(row.data);
   return {
     collection: row.collection,
     key: row.key,
-    data: parseJson(row.data),
+    data,
     deleted: row.deleted !== 0,
     hlc: row.hlc,
     fieldClocks: parseJson(row.field_clocks),
     syncState: row.sync_state as StoredDoc['syncState'],
-    server: parseJson(row.server),
+    server: decodeServer(row.server, data),
   };
+}
+
+/**
+ * The server state column. When the server's data is the document's own data (a synced record: most
+ * of them), it is stored without `data` and read back as the document's data: each record's JSON is
+ * stored, encoded and decoded once instead of twice.
+ */
+function encodeServer(doc: StoredDoc): string | null {
+  const server = doc.server;
+  if (server === null) return null;
+  if (server.data !== null && server.data === doc.data && !doc.deleted) {
+    return JSON.stringify({ version: server.version, deleted: server.deleted, hlc: server.hlc, fieldClocks: server.fieldClocks });
+  }
+  return JSON.stringify(server);
+}
+
+function decodeServer(text: string | null, data: RecordData | null): ServerState | null {
+  if (text === null) return null;
+  const server = JSON.parse(text) as Omit<ServerState, 'data'> & { data?: RecordData | null };
+  return { ...server, data: server.data === undefined ? data : server.data };
 }
 
 function rowToEntry(row: OutboxRow): OutboxEntry {
@@ -184,6 +206,8 @@ const ADD_OUTBOX_SQL = (rows: number) => `INSERT INTO nx_outbox (id, ${OUTBOX_CO
 const BUFFER_CHUNK = 64;
 /** Buffered rows that make a write callback flush early, so a huge saveAll does not hold them all. */
 const BUFFER_LIMIT = 4096;
+/** Buffered documents times keys looked up, above which `getDocs` flushes instead of scanning the buffer. */
+const BUFFER_SCAN_LIMIT = 64 * 1024;
 
 /** Prepared statements of one connection. */
 function prepareStatements(db: Database.Database) {
@@ -196,7 +220,6 @@ function prepareStatements(db: Database.Database) {
     release: db.prepare('RELEASE nx_write'),
     rollbackTo: db.prepare('ROLLBACK TO nx_write'),
     getDoc: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM nx_docs WHERE collection = ? AND key = ?`),
-    getDocsByKeys: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM nx_docs WHERE collection = ? AND key IN (SELECT value FROM json_each(?))`),
     putDocRows: db.prepare(`${PUT_DOC_SQL(BUFFER_CHUNK)}`),
     addOutboxRows: db.prepare(`${ADD_OUTBOX_SQL(BUFFER_CHUNK)}`),
     removeDoc: db.prepare('DELETE FROM nx_docs WHERE collection = ? AND key = ?'),
@@ -208,7 +231,8 @@ function prepareStatements(db: Database.Database) {
     updateOutbox: db.prepare(
       `UPDATE nx_outbox SET id = ?, (${OUTBOX_COLUMNS.slice('seq, '.length)}) = (${OUTBOX_COLUMNS.split(',').slice(1).map(() => '?').join(', ')}) WHERE id IN (?, ?, ?, ?)`,
     ),
-    deleteOutbox: db.prepare('DELETE FROM nx_outbox WHERE id IN (?, ?, ?, ?)'),
+    deleteOutbox: db.prepare<[string], { seq: number }>('DELETE FROM nx_outbox WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq'),
+    markOutbox: db.prepare('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?))'),
     outboxForKey: db.prepare<[string, string], OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key = ? ORDER BY seq`),
     outboxForKeys: db.prepare<[string, string], OutboxRow>(
       `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq`,
@@ -223,8 +247,6 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-const docId = (collection: string, key: string) => `${collection}\u0000${key}`;
-
 /** Appends the column values of a document, in DOC_COLUMNS order. */
 function pushDocValues(params: SqlValue[], doc: StoredDoc): void {
   params.push(
@@ -235,7 +257,7 @@ function pushDocValues(params: SqlValue[], doc: StoredDoc): void {
     doc.hlc,
     jsonOrNull(doc.fieldClocks),
     doc.syncState,
-    jsonOrNull(doc.server),
+    encodeServer(doc),
   );
 }
 
@@ -253,80 +275,72 @@ function pushEntryValues(params: SqlValue[], { seq, entry }: BufferedEntry): voi
 
 /**
  * Documents and new outbox entries that write callbacks made but that are not in SQLite yet. They
- * go in many rows per INSERT when a callback reads what they would change (outbox reads, queries),
- * when many pile up, and before every COMMIT: the small writes of a group cost about what one bulk
- * write costs. `getDocs` answers from the buffer first.
+ * go in many rows per INSERT when a callback reads what they would change (outbox reads, queries,
+ * a large `getDocs`), when many pile up, and before every COMMIT: the small writes of a group cost
+ * about what one bulk write costs. `getDocs` answers from the buffer first. The rows are kept in
+ * plain arrays (a document put twice is simply inserted twice, the later row wins): a Map here
+ * made V8 promote every buffered page to the old generation, which cost 20 MiB of peak RSS on a
+ * 100,000-record pull.
  *
- * A group runs each callback but the first inside a SAVEPOINT. When one fails, `undoJob` takes its
- * own buffered rows back (ROLLBACK TO undoes what it sent to SQLite), and puts back the rows of
- * earlier callbacks that were flushed while it ran: they were sent inside its savepoint, so the
- * rollback removed them too.
+ * A group runs each callback but the first inside a SAVEPOINT. When one fails, `undoJob` drops its
+ * own buffered rows (ROLLBACK TO undoes what it sent to SQLite) and puts back the rows of earlier
+ * callbacks that were flushed while it ran: they were sent inside its savepoint, so the rollback
+ * removed them too.
  */
 class WriteBuffer {
-  readonly docs = new Map<string, StoredDoc>();
+  docs: StoredDoc[] = [];
   outbox: BufferedEntry[] = [];
-  /** Keys the running callback changed, with their buffered value before it (undefined: not buffered). */
-  private readonly jobDocs = new Map<string, StoredDoc | undefined>();
+  /** Where the running callback's rows start. */
+  private jobDocsStart = 0;
   private jobOutboxStart = 0;
   /** Rows of earlier callbacks flushed while the running callback ran. */
   private carriedDocs: StoredDoc[] = [];
   private carriedOutbox: BufferedEntry[] = [];
 
   get size(): number {
-    return this.docs.size + this.outbox.length;
+    return this.docs.length + this.outbox.length;
   }
 
   startJob(): void {
-    this.jobDocs.clear();
+    this.jobDocsStart = this.docs.length;
     this.jobOutboxStart = this.outbox.length;
     this.carriedDocs = [];
     this.carriedOutbox = [];
   }
 
-  putDoc(doc: StoredDoc): void {
-    const id = docId(doc.collection, doc.key);
-    if (!this.jobDocs.has(id)) this.jobDocs.set(id, this.docs.get(id));
-    this.docs.set(id, doc);
-  }
-
-  forgetDoc(collection: string, key: string): void {
-    const id = docId(collection, key);
-    if (!this.docs.has(id)) return;
-    if (!this.jobDocs.has(id)) this.jobDocs.set(id, this.docs.get(id));
-    this.docs.delete(id);
+  /** The latest buffered version of a document. */
+  findDoc(collection: string, key: string): StoredDoc | undefined {
+    for (let i = this.docs.length - 1; i >= 0; i--) {
+      const doc = this.docs[i]!;
+      if (doc.key === key && doc.collection === collection) return doc;
+    }
+    return undefined;
   }
 
   /** Empties the buffer for a flush, remembering which rows belonged to earlier callbacks. */
   take(): { docs: StoredDoc[]; outbox: BufferedEntry[] } {
-    const docs = [...this.docs.values()];
-    for (const [id, doc] of this.docs) {
-      const before = this.jobDocs.has(id) ? this.jobDocs.get(id) : doc;
-      if (before) this.carriedDocs.push(before);
-    }
-    for (let i = 0; i < this.jobOutboxStart; i++) this.carriedOutbox.push(this.outbox[i]!);
-    const outbox = this.outbox;
-    this.docs.clear();
+    const { docs, outbox } = this;
+    for (let i = 0; i < this.jobDocsStart; i++) this.carriedDocs.push(docs[i]!);
+    for (let i = 0; i < this.jobOutboxStart; i++) this.carriedOutbox.push(outbox[i]!);
+    this.docs = [];
     this.outbox = [];
-    this.jobDocs.clear();
+    this.jobDocsStart = 0;
     this.jobOutboxStart = 0;
     return { docs, outbox };
   }
 
   /** The running callback failed: drops its rows and restores those of the callbacks before it. */
   undoJob(): void {
-    for (const [id, before] of this.jobDocs) {
-      if (before) this.docs.set(id, before);
-      else this.docs.delete(id);
-    }
+    this.docs.length = this.jobDocsStart;
     this.outbox.length = this.jobOutboxStart;
-    // Only when something was flushed during the callback (then the buffer held nothing older).
-    for (const doc of this.carriedDocs) this.docs.set(docId(doc.collection, doc.key), doc);
+    // Carried rows exist only when something was flushed during the callback; they come first.
+    if (this.carriedDocs.length > 0) this.docs = [...this.carriedDocs, ...this.docs];
     if (this.carriedOutbox.length > 0) this.outbox = [...this.carriedOutbox, ...this.outbox];
     this.startJob();
   }
 
   clear(): void {
-    this.docs.clear();
+    this.docs = [];
     this.outbox = [];
     this.startJob();
   }
@@ -511,13 +525,15 @@ class SqliteTransaction implements WriteTransaction {
 
   getDocs(collection: string, keys: readonly string[]): Promise<(StoredDoc | undefined)[]> {
     return this.run((s) => {
-      const buffered = this.connection.buffer.docs;
-      const out = keys.map((key) => buffered.get(docId(collection, key)));
-      const missing = keys.filter((_, i) => out[i] === undefined);
-      if (missing.length === 0) return out;
-      const rows = missing.length === 1 ? [s.getDoc.get(collection, missing[0]!)].filter((r) => r !== undefined) : s.getDocsByKeys.all(collection, JSON.stringify(missing));
-      const found = new Map(rows.map((row) => [row.key, rowToDoc(row)]));
-      return keys.map((key, i) => out[i] ?? found.get(key));
+      const buffer = this.connection.buffer;
+      // Looked up in the buffer while it is small; a larger one goes to SQLite first.
+      if (buffer.docs.length * keys.length > BUFFER_SCAN_LIMIT) this.connection.flush();
+      return keys.map((key) => {
+        const doc = buffer.docs.length > 0 ? buffer.findDoc(collection, key) : undefined;
+        if (doc) return doc;
+        const row = s.getDoc.get(collection, key);
+        return row ? rowToDoc(row) : undefined;
+      });
     });
   }
 
@@ -527,16 +543,10 @@ class SqliteTransaction implements WriteTransaction {
       const statement = this.connection.prepareWithIndex(collection, query, (index) => selectSql(LIVE_DOC_COLUMNS, collection, query, index));
       // Rows as arrays: cheaper than one object per row with its column names.
       const rows = statement.statement.raw(true).all(...statement.params) as LiveDocArray[];
-      return rows.map((row) => ({
-        collection,
-        key: row[0],
-        data: parseJson(row[1]),
-        deleted: false,
-        hlc: row[2],
-        fieldClocks: parseJson(row[3]),
-        syncState: row[4],
-        server: parseJson(row[5]),
-      }));
+      return rows.map((row) => {
+        const data = parseJson<RecordData>(row[1]);
+        return { collection, key: row[0], data, deleted: false, hlc: row[2], fieldClocks: parseJson(row[3]), syncState: row[4], server: decodeServer(row[5], data) };
+      });
     });
   }
 
@@ -607,17 +617,15 @@ class SqliteTransaction implements WriteTransaction {
   putDocs(docs: readonly StoredDoc[]): Promise<void> {
     return this.runBuffered(() => {
       const buffer = this.connection.buffer;
-      for (const doc of docs) buffer.putDoc(doc);
+      for (const doc of docs) buffer.docs.push(doc);
       if (buffer.size >= BUFFER_LIMIT) this.connection.flush();
     });
   }
 
   removeDocs(collection: string, keys: readonly string[]): Promise<void> {
     return this.runWrite((s) => {
-      for (const key of keys) {
-        this.connection.buffer.forgetDoc(collection, key);
-        s.removeDoc.run(collection, key);
-      }
+      this.connection.flush();
+      for (const key of keys) s.removeDoc.run(collection, key);
     });
   }
 
@@ -645,13 +653,21 @@ class SqliteTransaction implements WriteTransaction {
   deleteOutbox(seqs: readonly number[]): Promise<void> {
     return this.runWrite((s) => {
       this.connection.flush();
+      if (seqs.length === 0) return;
+      // One statement for the whole list (an entry's rowid is one of four, by priority).
       let highest = 0;
-      for (const seq of seqs) {
-        if (s.deleteOutbox.run(...rowidsOf(seq)).changes > 0 && seq > highest) highest = seq;
-      }
+      for (const { seq } of s.deleteOutbox.all(JSON.stringify(seqs.flatMap(rowidsOf)))) if (seq > highest) highest = seq;
       if (highest > 0) s.rememberDeletedSeq.run(highest);
     });
   }
+
+  markOutbox(seqs: readonly number[], status: OutboxStatus, options: { countAttempt?: boolean } = {}): Promise<void> {
+    return this.runWrite((s) => {
+      this.connection.flush();
+      if (seqs.length > 0) s.markOutbox.run(status, options.countAttempt ? 1 : 0, JSON.stringify(seqs.flatMap(rowidsOf)));
+    });
+  }
+
 
   setMeta(key: string, value: unknown): Promise<void> {
     return this.runWrite((s) => {

@@ -215,6 +215,36 @@ describe('sqliteStorage basics', () => {
   });
 });
 
+describe('server state column', () => {
+  it('stores a synced record\'s JSON once and reads its server state back whole; other server states are kept as they are', async () => {
+    const data = { id: 'a', name: 'Ada' };
+    const server = (d: Record<string, unknown> | null) => ({ version: 3, deleted: false, data: d, hlc: '0000000000002:0000:s', fieldClocks: null });
+    await storage.write((tx) =>
+      tx.putDocs([
+        doc('c', 'synced', data, { syncState: 'synced', server: server(data) }),
+        doc('c', 'edited', { id: 'b', name: 'Bea (local)' }, { syncState: 'pending', server: server({ id: 'b', name: 'Bea' }) }),
+        doc('c', 'deleted', null, { deleted: true, syncState: 'pending', server: server({ id: 'c', name: 'Cy' }) }),
+      ]),
+    );
+    await storage.close();
+    const raw = new Database(folder.file(), { readonly: true });
+    const columns = raw.prepare('SELECT key, server FROM nx_docs ORDER BY key').all() as { key: string; server: string }[];
+    raw.close();
+    expect(columns.map((c) => [c.key, 'data' in JSON.parse(c.server)])).toEqual([
+      ['deleted', true],
+      ['edited', true],
+      ['synced', false],
+    ]);
+    storage = sqliteStorage({ filename: folder.file() });
+    await storage.open();
+    const [synced, edited, deleted] = await storage.read((tx) => tx.getDocs('c', ['synced', 'edited', 'deleted']));
+    expect(synced?.server).toEqual(server(data));
+    expect(edited?.server).toEqual(server({ id: 'b', name: 'Bea' }));
+    expect(deleted?.server).toEqual(server({ id: 'c', name: 'Cy' }));
+    expect((await storage.read((tx) => tx.queryDocs('c', { where: { name: 'Ada' } })))[0]?.server).toEqual(server(data));
+  });
+});
+
 describe('group commit', () => {
   it('runs writes issued in the same tick in one transaction: every callback runs before any caller resolves', async () => {
     const events: string[] = [];

@@ -52,13 +52,14 @@ function bundle(script: string): string {
 
 /** Starts `script` as its own process, so each side of a sync benchmark has its own heap and its own peak RSS. */
 export function startWorker(script: URL): Worker {
-  // NEXUS_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every process into <dir> (see README, "Profiling").
+  // NEXUS_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every process into <dir> (see README, "Profiling");
+  // NEXUS_BENCH_NODE_FLAGS passes more node flags to every process (e.g. --trace-gc-nvp).
   const profile = process.env.NEXUS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NEXUS_BENCH_CPU_PROF}`] : [];
   const tsx = process.env.NEXUS_BENCH_TSX === '1';
   const entry = tsx ? fileURLToPath(script) : bundle(fileURLToPath(script));
   const child: ChildProcess = fork(entry, [], {
     cwd: PACKAGE_DIR,
-    execArgv: tsx ? ['--conditions=source', '--import', 'tsx', ...profile] : profile,
+    execArgv: [...(tsx ? ['--conditions=source', '--import', 'tsx', ...profile] : profile), ...(process.env.NEXUS_BENCH_NODE_FLAGS ? process.env.NEXUS_BENCH_NODE_FLAGS.split(' ') : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 1;
@@ -110,6 +111,16 @@ export function serveCommands(handlers: Handlers): void {
   };
   // Parent gone (crashed or killed by a test timeout): do not linger as an orphan holding a port.
   process.on('disconnect', () => process.exit(0));
+  // NEXUS_BENCH_MEM=1 prints the process's memory at its peak RSS (heap, external) when it exits.
+  if (process.env.NEXUS_BENCH_MEM) {
+    let peak = process.memoryUsage();
+    setInterval(() => {
+      const now = process.memoryUsage();
+      if (now.rss > peak.rss) peak = now;
+    }, 5).unref();
+    const mib = (bytes: number) => Math.round(bytes / 1048576);
+    process.on('exit', () => process.stderr.write(`memory at peak RSS (pid ${process.pid}, MiB): rss ${mib(peak.rss)}, heap ${mib(peak.heapUsed)}/${mib(peak.heapTotal)}, external ${mib(peak.external)}\n`));
+  }
   process.on('message', (message: { id: number; command: string; args: unknown[] }) => {
     void (async () => {
       try {

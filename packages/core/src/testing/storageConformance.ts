@@ -261,6 +261,25 @@ export function storageConformanceCases(createHarness: CreateStorageHarness): Co
     equal((await storage.read((tx) => tx.listOutbox())).map((e) => e.key), ['f', 'e', 'b', 'd', 'g'], 'after delete');
   });
 
+  add('outbox: markOutbox (when the adapter has it) changes only status and attempts', async ({ storage }) => {
+    const marks = await storage.write(async (tx) => typeof tx.markOutbox === 'function');
+    if (!marks) return; // optional: the core then uses updateOutbox, which the other cases cover
+    const entry = makeEntry('m', 'high', { changedFields: ['name'], baseVersion: 3, fieldClocks: { name: 'h1' }, lastError: { code: 'NETWORK', message: 'x' } });
+    const [a, b] = await storage.write(async (tx) => [await tx.addOutbox(entry), await tx.addOutbox(makeEntry('n', 'low'))]);
+    await storage.write((tx) => tx.markOutbox!([a!, b!, 999_999], 'inflight', { countAttempt: true }));
+    let listed = await storage.read((tx) => tx.listOutbox());
+    equal(listed.map((e) => [e.key, e.status, e.attempts]), [['m', 'inflight', 1], ['n', 'inflight', 1]], 'marked in flight with an attempt counted');
+    equal(listed[0], { ...entry, seq: a, status: 'inflight', attempts: 1 }, 'every other field as stored');
+    await storage.write((tx) => tx.markOutbox!([b!], 'pending'));
+    listed = await storage.read((tx) => tx.listOutbox());
+    equal(listed.map((e) => [e.key, e.status, e.attempts]), [['m', 'inflight', 1], ['n', 'pending', 1]], 'back to pending without counting');
+    await storage.write(async (tx) => {
+      await tx.markOutbox!([a!], 'failed');
+      throw new Error('rolled back');
+    }).catch(() => undefined);
+    equal((await storage.read((tx) => tx.listOutbox({ status: 'failed' }))).length, 0, 'a rolled back mark changes nothing');
+  });
+
   add('outbox: entries round-trip every field', async ({ storage }) => {
     const entry = makeEntry('x', 'high', {
       op: 'delete',
