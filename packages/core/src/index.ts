@@ -24,6 +24,8 @@ export type {
   MutationResult,
   PullResult,
   RemoteCallOptions,
+  PushOptions,
+  PushResult,
   RemotePoke,
   RemoteBackend,
 } from './remoteBackend.js';

@@ -80,6 +80,22 @@ export interface RemoteCallOptions {
   signal?: AbortSignal;
 }
 
+export interface PushOptions extends RemoteCallOptions {
+  /**
+   * The client's pull cursor (null: it has never pulled). A server that sees that nothing but this
+   * push happened after that cursor answers with the cursor just past the push's own changes, so
+   * the client need not pull its own writes back. Servers may ignore it.
+   */
+  cursor?: string | null;
+}
+
+/** A push answer that also moves the client's cursor (see `PushOptions.cursor`). */
+export interface PushResult {
+  results: MutationResult[];
+  /** The cursor just after this push's changes; present only when they were the only changes after the sent cursor. */
+  cursor?: string;
+}
+
 /** A poke from the server: new changes exist up to `version`. */
 export interface RemotePoke {
   version?: number;
@@ -93,8 +109,11 @@ export interface RemotePoke {
  * SERVER are retried; AUTH is not). A pull from an expired cursor throws `CursorExpiredError`.
  */
 export interface RemoteBackend {
-  /** One result per mutation, in the same order. A batch may be applied in one server transaction. */
-  push(mutations: Mutation[], options?: RemoteCallOptions): Promise<MutationResult[]>;
+  /**
+   * One result per mutation, in the same order. A batch may be applied in one server transaction.
+   * Either the results alone, or `{ results, cursor }` when the push also answers the sent cursor.
+   */
+  push(mutations: Mutation[], options?: PushOptions): Promise<MutationResult[] | PushResult>;
   /** Changes after `cursor` (null: from the beginning), at most `limit`, ordered by version. */
   pull(cursor: string | null, limit: number, options?: RemoteCallOptions): Promise<PullResult>;
   /** Live pokes. Returns an unsubscribe function. */

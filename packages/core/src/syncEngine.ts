@@ -85,6 +85,12 @@ function remoteValue(record: ServerRecord | null): VersionedValue {
   return record ? { data: record.deleted ? null : record.data, deleted: record.deleted, hlc: record.hlc, fieldClocks: record.fieldClocks } : { data: null, deleted: true, hlc: '', fieldClocks: null };
 }
 
+/** A push answer that moves the cursor from `sent` to `next`. */
+interface CursorAdvance {
+  sent: string | null;
+  next: string;
+}
+
 /** Outbox deletes and document puts of acknowledged entries, written together. */
 interface AckedWrites {
   deletes: number[];
@@ -145,12 +151,15 @@ export class SyncEngine {
     let limit = batchSize;
     for (let round = 0; round < MAX_PUSH_ROUNDS; round++) {
       throwIfAborted(signal);
-      const batch = await storage.write((tx) => queue.takeBatch(tx, limit));
+      const { batch, cursor } = await storage.write(async (tx) => ({ batch: await queue.takeBatch(tx, limit), cursor: (await tx.getMeta<string>(CURSOR_KEY)) ?? null }));
       if (batch.length === 0) return;
       this.deps.onPhase('pushing', { pushed: report.pushed, pulled: report.pulled });
       let results: MutationResult[];
+      let advance: CursorAdvance | null = null;
       try {
-        results = await remote.push(batch.map((e) => toMutation(e, clientId)), { signal });
+        const answer = await remote.push(batch.map((e) => toMutation(e, clientId)), { signal, cursor });
+        results = Array.isArray(answer) ? answer : answer?.results;
+        if (!Array.isArray(answer) && typeof answer?.cursor === 'string') advance = { sent: cursor, next: answer.cursor };
         if (!Array.isArray(results) || results.length !== batch.length || results.some((r, i) => r?.mutationId !== batch[i]!.mutationId)) {
           throw new NexusError('PROTOCOL', `The server answered ${Array.isArray(results) ? results.length : 'no'} results for ${batch.length} mutations, or out of order.`);
         }
@@ -168,7 +177,7 @@ export class SyncEngine {
         limit = batchSize;
         continue;
       }
-      const changes = await storage.write((tx) => this.applyResults(tx, batch, results, report));
+      const changes = await storage.write((tx) => this.applyResults(tx, batch, results, report, advance));
       this.deps.emit(changes);
     }
   }
@@ -217,8 +226,11 @@ export class SyncEngine {
     this.deps.emit(changes);
   }
 
-  private async applyResults(tx: WriteTransaction, batch: OutboxEntry[], results: MutationResult[], report: SyncReport): Promise<DocChangeRef[]> {
+  private async applyResults(tx: WriteTransaction, batch: OutboxEntry[], results: MutationResult[], report: SyncReport, advance: CursorAdvance | null): Promise<DocChangeRef[]> {
     const changed: DocChangeRef[] = [];
+    // The server vouched that this push's changes are all that happened after our cursor: once each
+    // applied result is in its document, pulling them back would change nothing, so the cursor moves past them.
+    let appliedLocally = true;
     const bySeq = new Map(batch.map((e, i) => [e.seq, results[i]!]));
     for (const [collection, group] of groupBy(batch, (e) => e.collection)) {
       const keys = [...new Set(group.map((e) => e.key))];
@@ -235,12 +247,15 @@ export class SyncEngine {
         const result = bySeq.get(sent.seq)!;
         const entries = entriesByKey.get(sent.key) ?? [];
         const entry = entries.find((e) => e.seq === sent.seq && e.status === 'inflight');
-        if (!entry) continue; // discarded while in flight
+        if (!entry) {
+          appliedLocally = false; // discarded while in flight: a pull must bring the server's record
+          continue;
+        }
         const doc = docs.get(sent.key);
         changed.push({ collection, key: sent.key });
         if (result.status === 'applied' || result.status === 'duplicate') {
           report.pushed++;
-          await this.onApplied(tx, entry, entries, doc, result.version, acked);
+          if (!(await this.onApplied(tx, entry, entries, doc, result.version, acked))) appliedLocally = false;
           continue;
         }
         // A conflict may touch another record of this batch: what was acknowledged is written first.
@@ -263,24 +278,29 @@ export class SyncEngine {
       }
       await flush();
     }
+    if (advance && appliedLocally && ((await tx.getMeta<string>(CURSOR_KEY)) ?? null) === advance.sent) await tx.setMeta(CURSOR_KEY, advance.next);
     await tx.setMeta('hlc', this.deps.hlc.last);
     return changed;
   }
 
-  /** An entry the server applied: it leaves the outbox and its version becomes the record's server state. */
-  private async onApplied(tx: WriteTransaction, entry: OutboxEntry, entries: OutboxEntry[], doc: StoredDoc | undefined, version: number, acked: AckedWrites): Promise<void> {
+  /**
+   * An entry the server applied: it leaves the outbox and its version becomes the record's server
+   * state. False when there is no document to hold that state.
+   */
+  private async onApplied(tx: WriteTransaction, entry: OutboxEntry, entries: OutboxEntry[], doc: StoredDoc | undefined, version: number, acked: AckedWrites): Promise<boolean> {
     acked.deletes.push(entry.seq);
     const later = entries.filter((e) => e.seq !== entry.seq);
     // Writes made after this one were based on the same server version; they now build on ours.
     const rebased = later.filter((e) => e.status !== 'conflict' && e.baseVersion < version).map((e) => ({ ...e, baseVersion: version }));
     if (rebased.length > 0) await tx.updateOutbox(rebased);
-    if (!doc) return;
+    if (!doc) return false;
     const known = doc.server?.version ?? 0;
     // When the document still holds what was pushed, its server state shares that object (storage can then keep it once).
     const pushed = entry.op === 'delete' ? null : doc.data !== null && jsonEqual(entry.data, doc.data) ? doc.data : entry.data;
     const server: ServerState | null = version > known ? { version, deleted: entry.op === 'delete', data: pushed, hlc: entry.hlc, fieldClocks: entry.fieldClocks } : doc.server;
     const rest = later.map((e) => rebased.find((r) => r.seq === e.seq) ?? e);
     acked.docs.push({ ...doc, server, syncState: deriveSyncState(rest) });
+    return true;
   }
 
   private decide(collection: string, key: string, reason: 'version' | 'unique', local: VersionedValue, remote: VersionedValue, remoteKey: string, field: string | undefined): ConflictOutcome {

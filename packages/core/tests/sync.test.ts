@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
-import { AuthError, createManualConnectivity, NetworkError, type SyncStatus } from '@nexus-store/core';
+import { AuthError, createManualConnectivity, NetworkError, type MutationResult, type SyncStatus } from '@nexus-store/core';
 import { createFaultyRemote, createMemoryRemote } from '@nexus-store/core/testing';
 import { device, fakeClock } from './helpers.js';
 
@@ -15,7 +15,8 @@ describe('sync engine', () => {
     await a.contacts.save({ id: '2', name: 'Bob' });
     expect(await a.contacts.syncState('1')).toBe('pending');
     const reportA = await a.nexus.sync();
-    expect(reportA).toMatchObject({ pushed: 2, pulled: 2, conflicts: 0 });
+    // Nothing else happened on the server: the push answer moved the cursor past a's own writes, so none is pulled back.
+    expect(reportA).toMatchObject({ pushed: 2, pulled: 0, conflicts: 0 });
     expect(await a.contacts.syncState('1')).toBe('synced');
     expect(await a.nexus.pending()).toEqual([]);
     const reportB = await b.nexus.sync();
@@ -26,6 +27,29 @@ describe('sync engine', () => {
     await a.nexus.sync();
     expect(await a.contacts.get('1')).toBeUndefined();
     expect(remote.get('contacts', '1')?.deleted).toBe(true);
+    await a.nexus.close();
+    await b.nexus.close();
+  });
+
+  it('pulls its own writes back (as no-ops) when another device wrote after its cursor, and skips them when none did', async () => {
+    const remote = createMemoryRemote();
+    const a = await device(remote);
+    const b = await device(remote);
+    await a.contacts.save({ id: 'a1', name: 'A' });
+    await b.contacts.save({ id: 'b1', name: 'B' });
+    await b.nexus.sync();
+    const first = await a.nexus.sync();
+    // b's write came after a's cursor: the server cannot vouch for the gap, so a pulls both records.
+    expect(first).toMatchObject({ pushed: 1, pulled: 2 });
+    expect(remote.pushes.length).toBe(2);
+    await a.contacts.save({ id: 'a2', name: 'A2' });
+    expect(await a.nexus.sync()).toMatchObject({ pushed: 1, pulled: 0 });
+    const everything = [{ id: 'a1', name: 'A' }, { id: 'a2', name: 'A2' }, { id: 'b1', name: 'B' }];
+    expect(await a.contacts.getAll()).toEqual(everything);
+    expect(await a.contacts.syncState('a2')).toBe('synced');
+    // Another device still gets everything.
+    expect(await b.nexus.sync()).toMatchObject({ pulled: 2 });
+    expect(await b.contacts.getAll()).toEqual(everything);
     await a.nexus.close();
     await b.nexus.close();
   });
@@ -148,7 +172,7 @@ describe('sync engine', () => {
       pull: remote.pull,
       async push(mutations: Parameters<typeof remote.push>[0]) {
         const ok = mutations.filter((m) => m.key !== 'bad');
-        const results = await remote.push(ok);
+        const results = (await remote.push(ok)) as MutationResult[]; // no cursor sent: plain results
         return mutations.map((m) => (m.key === 'bad' ? { mutationId: m.mutationId, status: 'rejected' as const, code: 'FORBIDDEN', message: 'not yours' } : results.shift()!));
       },
     };

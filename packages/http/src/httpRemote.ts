@@ -7,6 +7,8 @@ import {
   type MutationResult,
   type PullResult,
   type RemoteBackend,
+  type PushOptions,
+  type PushResult,
   type RemoteCallOptions,
   type RemotePoke,
 } from '@nexus-store/core';
@@ -167,21 +169,22 @@ export function httpRemote(options: HttpRemoteOptions): HttpRemote {
   }
 
   return {
-    async push(mutations: Mutation[], callOptions: RemoteCallOptions = {}): Promise<MutationResult[]> {
+    async push(mutations: Mutation[], callOptions: PushOptions = {}): Promise<MutationResult[] | PushResult> {
       if (mutations.length === 0) return [];
       const what = `POST ${base}/sync/push`;
-      let body: Uint8Array = encoder.encode(JSON.stringify({ clientId: mutations[0]!.clientId, mutations }));
+      const payload = callOptions.cursor === undefined ? { clientId: mutations[0]!.clientId, mutations } : { clientId: mutations[0]!.clientId, mutations, cursor: callOptions.cursor };
+      let body: Uint8Array = encoder.encode(JSON.stringify(payload));
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (body.byteLength > gzipThreshold) {
         body = await gzip(body);
         headers['content-encoding'] = 'gzip';
       }
-      const parsed = (await request(what, '/sync/push', { method: 'POST', body, headers }, callOptions.signal, (r) => json(r, what))) as { results?: unknown };
+      const parsed = (await request(what, '/sync/push', { method: 'POST', body, headers }, callOptions.signal, (r) => json(r, what))) as { results?: unknown; cursor?: unknown };
       const results = parsed?.results;
       if (!Array.isArray(results) || results.length !== mutations.length || !results.every(isMutationResult)) {
         throw new NetworkError('PROTOCOL', `${what} answered a body without one result per mutation.`);
       }
-      return results;
+      return typeof parsed.cursor === 'string' ? { results, cursor: parsed.cursor } : results;
     },
 
     async pull(cursor: string | null, limit: number, callOptions: RemoteCallOptions = {}): Promise<PullResult> {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthError, CursorExpiredError, NetworkError, type NexusError, type RemotePoke } from '@nexus-store/core';
+import { AuthError, CursorExpiredError, NetworkError, type MutationResult, type NexusError, type RemotePoke } from '@nexus-store/core';
 import { httpRemote } from '@nexus-store/http';
 import { manualTimers, mutation, startServer, tinyServer, until } from './helpers.js';
 
@@ -42,6 +42,21 @@ describe('httpRemote against a real sync server', () => {
     expect(await remote.pull(page.cursor, 10)).toEqual({ changes: [], cursor: '1', hasMore: false });
   });
 
+  it('sends the pull cursor with a push; the server answers the cursor past the push only when nothing else came after it', async () => {
+    const { url, token } = await server();
+    const remote = httpRemote({ url, token });
+    expect(await remote.push([mutation({ key: 'a' })], { cursor: null })).toEqual({ results: [expect.objectContaining({ status: 'applied', version: 1 })], cursor: '1' });
+    // Another push came in between (version 2): a client still at cursor 1 gets no cursor and must pull.
+    await remote.push([mutation({ key: 'b' })]);
+    expect(await remote.push([mutation({ key: 'c' })], { cursor: '1' })).toEqual([expect.objectContaining({ status: 'applied', version: 3 })]);
+    expect(await remote.push([mutation({ key: 'd' }), mutation({ key: 'e' })], { cursor: '3' })).toEqual({ results: [expect.objectContaining({ version: 4 }), expect.objectContaining({ version: 5 })], cursor: '5' });
+    // A push that changes nothing (a duplicate) from an up-to-date cursor keeps it where it is.
+    const again = mutation({ key: 'f' });
+    await remote.push([again], { cursor: '5' });
+    expect(await remote.push([again], { cursor: '6' })).toEqual({ results: [expect.objectContaining({ status: 'duplicate', version: 6 })], cursor: '6' });
+    await expect(remote.push([mutation({ key: 'g' })], { cursor: 'abc' })).rejects.toMatchObject({ code: 'PROTOCOL', status: 400, message: expect.stringContaining('cursor') });
+  });
+
   it('gzips large push bodies and the server accepts them', async () => {
     const { url, token } = await server();
     const encodings: Array<string | null> = [];
@@ -51,7 +66,7 @@ describe('httpRemote against a real sync server', () => {
     };
     const remote = httpRemote({ url, token, fetch: recording, gzipThresholdBytes: 2048 });
     const big = Array.from({ length: 40 }, (_, i) => mutation({ key: `big${i}`, data: { note: 'lorem ipsum '.repeat(20) } }));
-    expect((await remote.push(big)).map((r) => r.status)).toEqual(Array(40).fill('applied'));
+    expect(((await remote.push(big)) as MutationResult[]).map((r) => r.status)).toEqual(Array(40).fill('applied'));
     await remote.push([mutation()]);
     expect(encodings).toEqual(['gzip', null]);
   });

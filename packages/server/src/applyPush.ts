@@ -30,13 +30,20 @@ export async function applyPush(
   mutations: readonly Mutation[],
   collections: CollectionsConfig | undefined,
   now: number,
-): Promise<MutationResult[]> {
+  clientCursor?: number,
+): Promise<{ results: MutationResult[]; cursor?: string }> {
   const results: MutationResult[] = [];
   await tx.preload?.(clientId, mutations);
+  let last = tx.startVersion;
   for (const mutation of mutations) {
-    results.push(await applyOne(tx, clientId, mutation, collections?.[mutation.collection], now));
+    const result = await applyOne(tx, clientId, mutation, collections?.[mutation.collection], now);
+    if (result.status === 'applied') last = Math.max(last, result.version);
+    results.push(result);
   }
-  return results;
+  // The client had pulled everything up to the tenant's version when this push took the lock: the
+  // versions after its cursor are this push's own, and it need not pull them back.
+  if (clientCursor !== undefined && clientCursor === tx.startVersion) return { results, cursor: String(last) };
+  return { results };
 }
 
 async function applyOne(

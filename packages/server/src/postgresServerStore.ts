@@ -154,6 +154,7 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
         const pendingRecords = new Map<string, { record: ServerRecord; updatedAt: number }>();
         const pendingDedup: Array<{ clientId: string; mutationId: string; version: number; createdAt: number }> = [];
         const tx: ServerStoreTransaction = {
+          startVersion,
           async preload(clientId, mutations) {
             const ids = [...new Set(mutations.map((m) => m.mutationId))];
             const d = await client.query<{ mutation_id: string; version: string }>(

@@ -24,6 +24,8 @@ export const mutationSchema = z
 export const pushBodySchema = z.object({
   clientId: z.string().min(1).max(SHORT),
   mutations: z.array(mutationSchema).min(1, 'a push needs at least one mutation'),
+  /** The client's pull cursor (null: never pulled); optional. */
+  cursor: z.string().regex(/^\d{1,15}$/, 'cursor must be a cursor returned by a pull (digits)').nullable().optional(),
 });
 
 export const loginBodySchema = z.object({

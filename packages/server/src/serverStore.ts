@@ -15,6 +15,11 @@ export interface StoredUser {
  */
 export interface ServerStoreTransaction {
   /**
+   * The tenant's version when this transaction took the tenant's write lock: every version up to it
+   * is committed, and no other transaction assigns versions until this one ends.
+   */
+  readonly startVersion: number;
+  /**
    * Optional: load the dedup entries and records a batch will ask for in a few round trips, before the
    * per-mutation calls (a networked database would otherwise pay one round trip per call).
    */

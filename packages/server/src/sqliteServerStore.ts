@@ -164,6 +164,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
     let version = (stmt('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number }).version;
     const startVersion = version;
     const tx: ServerStoreTransaction = {
+      startVersion,
       async getDedup(clientId, mutationId) {
         const row = stmt('SELECT version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id = ?').get(tenant, clientId, mutationId) as { version: number } | undefined;
         return row?.version ?? null;

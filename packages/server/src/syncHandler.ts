@@ -176,11 +176,12 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
       }
     }
     const started = now();
-    const results = mutations.length === 0 ? [] : await store.write(tenant, (tx) => applyPush(tx, clientId, mutations, collections, now()));
+    const sentCursor = parsed.data.cursor === undefined ? undefined : parsed.data.cursor === null ? 0 : Number(parsed.data.cursor);
+    const { results, cursor } = await store.write(tenant, (tx) => applyPush(tx, clientId, mutations, collections, now(), sentCursor));
     const counts: Record<string, number> = {};
     for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
     logger.info('push', { tenant, subject, clientId, mutations: mutations.length, ...counts, ms: now() - started });
-    return c.json({ results });
+    return c.json(cursor === undefined ? { results } : { results, cursor });
   });
 
   app.get('/sync/pull', async (c) => {

@@ -106,11 +106,14 @@ export function createMemoryRemote(options: MemoryRemoteOptions = {}): MemoryRem
       const r = records.get(id(collection, key));
       return r ? structuredClone(r) : undefined;
     },
-    async push(mutations) {
+    async push(mutations, callOptions) {
       pushes.push(structuredClone(mutations));
       const before = version;
       const results = mutations.map(applyOne);
       if (version > before) for (const listener of [...listeners]) listener({ version });
+      // The client was up to date before this push: it may move its cursor past its own changes.
+      const sent = callOptions?.cursor;
+      if (sent !== undefined && (sent === null ? 0 : Number(sent)) === before && before >= horizon) return { results, cursor: String(version) };
       return results;
     },
     async pull(cursor, limit): Promise<PullResult> {
