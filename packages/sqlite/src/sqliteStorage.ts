@@ -373,13 +373,13 @@ class Connection {
       if (dn > 0) {
         const params: SqlValue[] = [];
         for (let i = d; i < d + dn; i++) pushDocValues(params, docs[i]!);
-        (dn === BUFFER_CHUNK ? s.putDocRows : this.prepare(PUT_DOC_SQL(dn))).run(...params);
+        (dn === BUFFER_CHUNK ? s.putDocRows : this.rowsStatement(this.putDocStatements, dn, PUT_DOC_SQL)).run(...params);
       }
       const on = Math.max(0, Math.min(BUFFER_CHUNK, outbox.length - o));
       if (on > 0) {
         const params: SqlValue[] = [];
         for (let i = o; i < o + on; i++) pushEntryValues(params, outbox[i]!);
-        (on === BUFFER_CHUNK ? s.addOutboxRows : this.prepare(ADD_OUTBOX_SQL(on))).run(...params);
+        (on === BUFFER_CHUNK ? s.addOutboxRows : this.rowsStatement(this.addOutboxStatements, on, ADD_OUTBOX_SQL)).run(...params);
       }
     }
   }
@@ -417,6 +417,14 @@ class Connection {
       this.statements.release.run();
     }
     this.savepoint = 'none';
+  }
+
+  /** Multi-row INSERTs of fewer than BUFFER_CHUNK rows, by row count, prepared on first use. */
+  private readonly putDocStatements: Database.Statement[] = [];
+  private readonly addOutboxStatements: Database.Statement[] = [];
+
+  private rowsStatement(cache: Database.Statement[], rows: number, sqlFor: (rows: number) => string): Database.Statement {
+    return (cache[rows] ??= this.db.prepare(sqlFor(rows)));
   }
 
   /** The next outbox seq inside the open write transaction; null until its first addOutbox. */
