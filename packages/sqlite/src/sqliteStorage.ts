@@ -289,6 +289,8 @@ function pushEntryValues(params: SqlValue[], { seq, entry }: BufferedEntry): voi
  */
 class WriteBuffer {
   docs: StoredDoc[] = [];
+  /** The keys of `docs`, so that most lookups skip the scan (a record key alone: cheap, and rarely shared by two collections). */
+  private keys = new Set<string>();
   outbox: BufferedEntry[] = [];
   /** Where the running callback's rows start. */
   private jobDocsStart = 0;
@@ -308,8 +310,14 @@ class WriteBuffer {
     this.carriedOutbox = [];
   }
 
+  putDoc(doc: StoredDoc): void {
+    this.docs.push(doc);
+    this.keys.add(doc.key);
+  }
+
   /** The latest buffered version of a document. */
   findDoc(collection: string, key: string): StoredDoc | undefined {
+    if (!this.keys.has(key)) return undefined;
     for (let i = this.docs.length - 1; i >= 0; i--) {
       const doc = this.docs[i]!;
       if (doc.key === key && doc.collection === collection) return doc;
@@ -323,6 +331,7 @@ class WriteBuffer {
     for (let i = 0; i < this.jobDocsStart; i++) this.carriedDocs.push(docs[i]!);
     for (let i = 0; i < this.jobOutboxStart; i++) this.carriedOutbox.push(outbox[i]!);
     this.docs = [];
+    this.keys = new Set();
     this.outbox = [];
     this.jobDocsStart = 0;
     this.jobOutboxStart = 0;
@@ -335,12 +344,14 @@ class WriteBuffer {
     this.outbox.length = this.jobOutboxStart;
     // Carried rows exist only when something was flushed during the callback; they come first.
     if (this.carriedDocs.length > 0) this.docs = [...this.carriedDocs, ...this.docs];
+    this.keys = new Set(this.docs.map((doc) => doc.key));
     if (this.carriedOutbox.length > 0) this.outbox = [...this.carriedOutbox, ...this.outbox];
     this.startJob();
   }
 
   clear(): void {
     this.docs = [];
+    this.keys = new Set();
     this.outbox = [];
     this.startJob();
   }
@@ -625,7 +636,7 @@ class SqliteTransaction implements WriteTransaction {
   putDocs(docs: readonly StoredDoc[]): Promise<void> {
     return this.runBuffered(() => {
       const buffer = this.connection.buffer;
-      for (const doc of docs) buffer.docs.push(doc);
+      for (const doc of docs) buffer.putDoc(doc);
       if (buffer.size >= BUFFER_LIMIT) this.connection.flush();
     });
   }
