@@ -4,7 +4,7 @@ import { compareHlc, expandFieldClocks, type HybridLogicalClock } from './hlc.js
 import type { DocChangeRef, LocalStorage, OutboxEntry, ServerState, StoredDoc, WriteTransaction } from './localStorage.js';
 import { outboxOf } from './localWriter.js';
 import { deriveSyncState, higherPriority, type PrioritySyncQueue } from './prioritySyncQueue.js';
-import type { Mutation, MutationResult, RecordData, RemoteBackend, ServerChange, ServerRecord } from './remoteBackend.js';
+import type { Mutation, MutationResult, PullResult, RecordData, RemoteBackend, ServerChange, ServerRecord } from './remoteBackend.js';
 import { groupBy, jsonEqual } from './util.js';
 
 /** What the engine needs to know about a collection. */
@@ -433,13 +433,23 @@ export class SyncEngine {
     const { storage } = this.deps;
     let cursor = (await storage.read((tx) => tx.getMeta<string>(CURSOR_KEY))) ?? null;
     let resync: Map<string, Set<string>> | null = null;
+    const fetchPage = (from: string | null): Promise<PullResult> => {
+      const page = this.deps.remote.pull(from, this.deps.pullLimit, { signal });
+      // Awaited below; a prefetched page that is never awaited (the apply failed) must not become an unhandled rejection.
+      page.catch(() => undefined);
+      return page;
+    };
+    // The next page is requested as soon as a page arrives and is applied meanwhile: the server's
+    // work and the local apply overlap. A prefetched page changes nothing locally until applied in turn.
+    let prefetched: Promise<PullResult> | null = null;
     for (;;) {
       throwIfAborted(signal);
       this.deps.onPhase('pulling', { pushed: report.pushed, pulled: report.pulled });
-      let page;
+      let page: PullResult;
       try {
-        page = await this.deps.remote.pull(cursor, this.deps.pullLimit, { signal });
+        page = await (prefetched ?? fetchPage(cursor));
       } catch (error) {
+        prefetched = null;
         if (error instanceof CursorExpiredError || (error instanceof NexusError && error.code === 'CURSOR_EXPIRED')) {
           if (resync) throw error;
           // History was compacted past our cursor: pull everything again, then drop what no longer exists.
@@ -449,15 +459,18 @@ export class SyncEngine {
         }
         throw signal.aborted ? new NexusError('ABORTED', 'Sync was cancelled (offline or closing).', { cause: error }) : toNexusError(error);
       }
+      prefetched = null;
       if (resync) for (const c of page.changes) (resync.get(c.collection) ?? resync.set(c.collection, new Set()).get(c.collection)!).add(c.key);
       const nextCursor = page.cursor;
+      // A server that says hasMore without moving the cursor would loop forever: stop here.
+      const stuck = page.changes.length === 0 && nextCursor === cursor;
+      const more = page.hasMore && !stuck;
+      if (more) prefetched = fetchPage(nextCursor);
       const changes = await storage.write((tx) => this.applyPage(tx, page.changes, nextCursor));
       report.pulled += page.changes.length;
       this.deps.emit(changes);
-      // A server that says hasMore without moving the cursor would loop forever: stop here.
-      const stuck = page.changes.length === 0 && nextCursor === cursor;
       cursor = nextCursor;
-      if (!page.hasMore || stuck) break;
+      if (!more) break;
     }
     if (resync) await this.dropVanished(resync);
   }

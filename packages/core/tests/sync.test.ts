@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
-import { AuthError, createManualConnectivity, NetworkError, type MutationResult, type SyncStatus } from '@nexus-store/core';
-import { createFaultyRemote, createMemoryRemote } from '@nexus-store/core/testing';
+import { AuthError, createManualConnectivity, NetworkError, type MutationResult, type RemoteBackend, type SyncStatus } from '@nexus-store/core';
+import { createFaultyRemote, createMemoryRemote, createMemoryStorageState } from '@nexus-store/core/testing';
 import { device, fakeClock } from './helpers.js';
 
 const createMemoryRemoteDevice = (remote: ReturnType<typeof createMemoryRemote>, state: Awaited<ReturnType<typeof device>>['state']) => device(remote, { state });
@@ -65,6 +65,31 @@ describe('sync engine', () => {
     const report = await b.nexus.sync();
     expect(report.pulled).toBe(50);
     expect(await b.contacts.count()).toBe(50);
+    await a.nexus.close();
+    await b.nexus.close();
+  });
+
+  it('requests the next page before applying the current one, and applies the pages in order', async () => {
+    const remote = createMemoryRemote();
+    const a = await device(remote);
+    await a.contacts.saveAll(Array.from({ length: 30 }, (_, i) => ({ id: `k${String(i).padStart(2, '0')}`, name: `n${i}` })));
+    await a.nexus.sync();
+    const state = createMemoryStorageState();
+    const requests: string[] = [];
+    const watching: RemoteBackend = {
+      push: (m, o) => remote.push(m, o),
+      pull: (cursor, limit, o) => {
+        // What the local store had applied when this page was requested.
+        requests.push(`pull ${cursor}, applied up to ${String(state.meta.get('cursor'))}`);
+        return remote.pull(cursor, limit, o);
+      },
+    };
+    const b = await device(watching, { pullLimit: 10, state });
+    expect(await b.nexus.sync()).toMatchObject({ pulled: 30 });
+    // Page 2 is requested before page 1 is applied, page 3 before page 2 is; nothing after the last page.
+    expect(requests).toEqual(['pull null, applied up to undefined', 'pull 10, applied up to undefined', 'pull 20, applied up to 10']);
+    expect(state.meta.get('cursor')).toBe('30');
+    expect(await b.contacts.count()).toBe(30);
     await a.nexus.close();
     await b.nexus.close();
   });
