@@ -224,6 +224,7 @@ const BUFFER_SCAN_LIMIT = 64 * 1024;
 function prepareStatements(db: Database.Database) {
   return {
     begin: db.prepare('BEGIN'),
+    dataVersion: db.prepare('PRAGMA data_version').pluck(),
     beginImmediate: db.prepare('BEGIN IMMEDIATE'),
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),
@@ -448,13 +449,22 @@ class Connection {
     return (cache[rows] ??= this.db.prepare(sqlFor(rows)));
   }
 
-  /** The next outbox seq inside the open write transaction; null until its first addOutbox. */
+  /**
+   * The next outbox seq; null until computed from the table (a query of ~8 µs, a fifth of a small
+   * save). It is kept across transactions while no other connection has committed to the file
+   * (`PRAGMA data_version` unchanged); a rolled-back transaction only leaves a gap.
+   */
   nextSeq: number | null = null;
+  private seqDataVersion: number | null = null;
 
   /** Starts a write transaction (taking the write lock at once). */
   beginWrite(): void {
     this.statements.beginImmediate.run();
-    this.nextSeq = null;
+    const version = this.statements.dataVersion.get() as number;
+    if (version !== this.seqDataVersion) {
+      this.nextSeq = null;
+      this.seqDataVersion = version;
+    }
     this.discard();
   }
 

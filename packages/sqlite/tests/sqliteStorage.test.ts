@@ -245,6 +245,24 @@ describe('server state column', () => {
   });
 });
 
+describe('outbox seqs', () => {
+  it('stay unique and increasing when another connection to the file added entries in between', async () => {
+    const other = sqliteStorage({ filename: folder.file(), durability: 'normal' });
+    await other.open();
+    try {
+      const first = await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'a', { v: 1 })));
+      const second = await other.write((tx) => tx.addOutbox(outboxEntry('c', 'b', { v: 1 })));
+      // This connection kept its next seq from the first write; the other connection's commit makes it look again.
+      const third = await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'c', { v: 1 })));
+      expect(second).toBeGreaterThan(first);
+      expect(third).toBeGreaterThan(second);
+      expect((await storage.read((tx) => tx.listOutbox())).map((e) => [e.key, e.seq])).toEqual([['a', first], ['b', second], ['c', third]]);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('group commit', () => {
   it('runs writes issued in the same tick in one transaction: every callback runs before any caller resolves', async () => {
     const events: string[] = [];
