@@ -54,7 +54,8 @@ async function scenario(policy: ConflictPolicyName, steps: { kind: string; clien
     },
   });
   const clients = await Promise.all(
-    ['A', 'B', 'C'].map((id, i) => device(recording(faulty[i]!, id), { clientId: id, clock: clocks[i]!, conflict: policy, random, retry: { maxAttempts: 4 } })),
+    // Small batches, so that a sync pushes several (batch boundaries, the push cursor across batches).
+    ['A', 'B', 'C'].map((id, i) => device(recording(faulty[i]!, id), { clientId: id, clock: clocks[i]!, conflict: policy, random, retry: { maxAttempts: 4 }, batchSize: i + 1 })),
   );
   let counter = 0;
   for (const s of steps) {
