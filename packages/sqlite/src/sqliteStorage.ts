@@ -389,22 +389,21 @@ class Connection {
     this.beforeSqlWrite();
     const { docs, outbox } = this.buffer.take();
     for (let d = 0, o = 0; d < docs.length || o < outbox.length; ) {
-      const dn = chunkSize(docs.length - d);
-      if (dn > 0) {
-        const params: SqlValue[] = [];
-        for (let i = d; i < d + dn; i++) pushDocValues(params, docs[i]!);
-        this.rowsStatement(this.putDocStatements, dn, PUT_DOC_SQL).run(...params);
-        d += dn;
-      }
-      const on = chunkSize(outbox.length - o);
-      if (on > 0) {
-        const params: SqlValue[] = [];
-        for (let i = o; i < o + on; i++) pushEntryValues(params, outbox[i]!);
-        this.rowsStatement(this.addOutboxStatements, on, ADD_OUTBOX_SQL).run(...params);
-        o += on;
-      }
+      d += this.insertChunk(docs, d, pushDocValues, this.putDocStatements, PUT_DOC_SQL);
+      o += this.insertChunk(outbox, o, pushEntryValues, this.addOutboxStatements, ADD_OUTBOX_SQL);
     }
   }
+
+  /** Inserts the next chunk of `items` from `from` in one statement; returns how many rows it took. */
+  private insertChunk<T>(items: readonly T[], from: number, values: (params: SqlValue[], item: T) => void, cache: Database.Statement[], sqlFor: (rows: number) => string): number {
+    const rows = chunkSize(items.length - from);
+    if (rows === 0) return 0;
+    const params: SqlValue[] = [];
+    for (let i = from; i < from + rows; i++) values(params, items[i]!);
+    this.rowsStatement(cache, rows, sqlFor).run(...params);
+    return rows;
+  }
+
 
   /**
    * The savepoint of the running callback of a group (all but the first have one) is opened only
