@@ -94,8 +94,9 @@ export function mutation(overrides: Partial<Mutation> = {}): Mutation {
 export function api(url: string, token: string) {
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   return {
-    async push(mutations: Mutation[], clientId = mutations[0]?.clientId ?? 'client-a') {
-      const res = await fetch(`${url}/sync/push`, { method: 'POST', headers, body: JSON.stringify({ clientId, mutations }) });
+    async push(mutations: Mutation[], clientId = mutations[0]?.clientId ?? 'client-a', cursor?: string | null) {
+      const body = cursor === undefined ? { clientId, mutations } : { clientId, mutations, cursor };
+      const res = await fetch(`${url}/sync/push`, { method: 'POST', headers, body: JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as any };
     },
     async pull(cursor: string | null = null, limit?: number) {

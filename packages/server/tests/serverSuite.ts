@@ -431,6 +431,53 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       await closed;
     });
 
+    it('answers a push cursor only when nothing else came after it, so concurrent clients that follow it miss nothing', async () => {
+      const { server, url } = await start();
+      const clients = 4;
+      const rounds = 12;
+      const results = await Promise.all(
+        Array.from({ length: clients }, async (_, c) => {
+          const api_ = api(url, await server.issueToken(`c${c}`, { tenant: 't1' }));
+          const known = new Set<string>();
+          let cursor: string | null = null;
+          let advanced = 0;
+          const catchUp = async () => {
+            for (;;) {
+              const { body } = await api_.pull(cursor, 5);
+              for (const ch of body.changes) known.add(ch.key);
+              cursor = body.cursor;
+              if (!body.hasMore) return;
+            }
+          };
+          for (let i = 0; i < rounds; i++) {
+            const batch = [mutation({ clientId: `c${c}`, key: `c${c}-${i}` }), mutation({ clientId: `c${c}`, key: `c${c}-${i}b` })];
+            const { status, body } = await api_.push(batch, `c${c}`, cursor);
+            expect(status).toBe(200);
+            for (const m of batch) known.add(m.key);
+            if (typeof body.cursor === 'string') {
+              // Vouched for: the versions after our cursor are this push's own.
+              expect(Number(body.cursor)).toBe(Math.max(...body.results.map((r: any) => r.version)));
+              cursor = body.cursor;
+              advanced++;
+            } else {
+              await catchUp();
+            }
+          }
+          return { known, advanced, catchUp };
+        }),
+      );
+      // Once every client is done, each one catches up from its own cursor and has seen everything.
+      for (const { known, catchUp } of results) {
+        await catchUp();
+        expect(known.size).toBe(clients * rounds * 2);
+      }
+      // A client alone at the end of the log gets its cursor moved at least on its first push after a catch-up.
+      expect(results.reduce((n, r) => n + r.advanced, 0)).toBeGreaterThan(0);
+      // A stale cursor gets no cursor back.
+      const late = api(url, await server.issueToken('late', { tenant: 't1' }));
+      expect((await late.push([mutation({ clientId: 'late', key: 'late-1' })], 'late', '1')).body.cursor).toBeUndefined();
+    });
+
     it('never lets a pull skip a change committed by concurrent pushes', async () => {
       const { server, url } = await start();
       const pushers = 6;
