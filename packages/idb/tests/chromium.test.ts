@@ -1,16 +1,36 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNexus, memoryStorage } from '@nexus-store/core';
+import type { SchemaLike } from '@nexus-store/core';
 import { storageConformanceCases } from '@nexus-store/core/testing';
+import { httpRemote } from '@nexus-store/http';
+import { createSyncServer, silentLogger, sqliteServerStore } from '@nexus-store/server';
+import type { SyncServer } from '@nexus-store/server';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, chromiumPath, startChromium } from './browser/chromiumHarness.js';
 import type { ChromiumSession } from './browser/chromiumHarness.js';
-import type { LockReport, NexusApi, PageApi, UpgradeApi } from './browser/pageEntry.js';
+import type { LockReport, NexusApi, PageApi, SyncApi, UpgradeApi } from './browser/pageEntry.js';
 
 // Under CI Chromium is installed by .ci/run and these tests must run; elsewhere they are skipped
 // (with this message) when the binary is missing.
 const skip = !chromiumAvailable && process.env.CI !== 'true';
 if (skip) console.warn(`[idb] Chromium not found at ${chromiumPath}: skipping the real-browser tests (set NEXUS_CHROMIUM, or apt-get install chromium).`);
 
-type Api = { nexusIdb: PageApi; nexusApp: NexusApi; nexusUpgrade: UpgradeApi };
+type Api = { nexusIdb: PageApi; nexusApp: NexusApi; nexusUpgrade: UpgradeApi; nexusSync: SyncApi };
+
+interface Contact {
+  id: string;
+  name: string;
+}
+
+const ContactSchema: SchemaLike<Contact> = {
+  safeParse: (input) =>
+    typeof input === 'object' && input !== null && typeof (input as Contact).id === 'string' && typeof (input as Contact).name === 'string'
+      ? { success: true, data: input as Contact }
+      : { success: false, error: { issues: [{ path: [], message: 'not a contact' }] } },
+};
 
 // The case names only (nothing runs in Node here): one vitest test per case, each run in the page.
 const caseNames = storageConformanceCases(() => ({ create: () => Promise.reject(new Error('names only')) })).map((c) => c.name);
@@ -132,6 +152,57 @@ describe.skipIf(skip)('idbStorage in headless Chromium', () => {
         await cdp.send('Storage.overrideQuotaForOrigin', { origin: session.otherOrigin });
         await quotaPage.close();
       }
+    });
+  });
+  describe('a browser app syncing with the reference server', () => {
+    let server: SyncServer;
+    let folder: string;
+    let url: string;
+    let token: string;
+
+    beforeAll(async () => {
+      folder = mkdtempSync(join(tmpdir(), 'nexus-idb-sync-'));
+      server = createSyncServer({ database: sqliteServerStore({ filename: join(folder, 'server.db') }), auth: { jwtSecret: 'chromium-sync-secret-chromium-sync' }, corsOrigins: [session.origin], logger: silentLogger });
+      ({ url } = await server.listen(0, '127.0.0.1'));
+      token = await server.issueToken('browser-app');
+    });
+
+    afterAll(async () => {
+      await server?.close();
+      rmSync(folder, { recursive: true, force: true });
+    });
+
+    it('writes offline into IndexedDB, syncs over HTTP (CORS), meets a Node device\'s edits, and keeps it all across a reload', async () => {
+      const name = `sync-${Date.now()}`;
+      const open = (tab: Page) => tab.evaluate(([n, u, t]) => (globalThis as unknown as Api).nexusSync.open(n!, u!, t!), [name, url, token]);
+      const tab = await session.newPage();
+      await open(tab);
+      await tab.evaluate(() => (globalThis as unknown as Api).nexusSync.saveAll([{ id: 'a', name: 'Ada' }, { id: 'b', name: 'Bob' }]));
+      expect(await tab.evaluate(() => (globalThis as unknown as Api).nexusSync.pending())).toBe(2);
+      // Its own writes do not come back: the push answer moved its cursor past them.
+      expect(await tab.evaluate(() => (globalThis as unknown as Api).nexusSync.sync())).toEqual({ pushed: 2, pulled: 0, conflicts: 0 });
+
+      const node = await createNexus({ storage: memoryStorage(), remote: httpRemote({ url, token }), autoSync: false });
+      const contacts = node.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id' });
+      expect(await node.sync()).toMatchObject({ pulled: 2 });
+      await contacts.saveAll([{ id: 'b', name: 'Bob (edited in Node)' }, { id: 'c', name: 'Cy' }]);
+      expect(await node.sync()).toMatchObject({ pushed: 2 });
+      await node.close();
+
+      expect(await tab.evaluate(() => (globalThis as unknown as Api).nexusSync.sync())).toEqual({ pushed: 0, pulled: 2, conflicts: 0 });
+      const everything = [{ id: 'a', name: 'Ada' }, { id: 'b', name: 'Bob (edited in Node)' }, { id: 'c', name: 'Cy' }];
+      expect(await tab.evaluate(() => (globalThis as unknown as Api).nexusSync.getAll())).toEqual(everything);
+      await tab.evaluate(() => (globalThis as unknown as Api).nexusSync.close());
+      await tab.close();
+
+      // A reload: a new page of the same origin opens the same IndexedDB database, cursor included.
+      const again = await session.newPage();
+      await open(again);
+      expect(await again.evaluate(() => (globalThis as unknown as Api).nexusSync.getAll())).toEqual(everything);
+      expect(await again.evaluate(() => (globalThis as unknown as Api).nexusSync.pending())).toBe(0);
+      expect(await again.evaluate(() => (globalThis as unknown as Api).nexusSync.sync())).toEqual({ pushed: 0, pulled: 0, conflicts: 0 });
+      await again.evaluate(() => (globalThis as unknown as Api).nexusSync.close());
+      await again.close();
     });
   });
 });

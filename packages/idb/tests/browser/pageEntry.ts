@@ -5,6 +5,7 @@
 import { createNexus } from '@nexus-store/core';
 import type { DocChangeRef, Nexus, SchemaLike, Store } from '@nexus-store/core';
 import { storageConformanceCases } from '@nexus-store/core/testing';
+import { httpRemote } from '@nexus-store/http';
 import { idbStorage } from '@nexus-store/idb';
 import type { IdbStorage } from '@nexus-store/idb';
 
@@ -236,6 +237,34 @@ const upgradeApi = {
   },
 };
 
+let syncing: { nexus: Nexus; contacts: Store<Contact, string> } | undefined;
+
+/** A browser app: createNexus over idbStorage, syncing with a real nexus-store server through httpRemote. */
+const syncApi = {
+  async open(name: string, url: string, token: string): Promise<void> {
+    const nexus = await createNexus({ storage: idbStorage({ name }), remote: httpRemote({ url, token }), autoSync: false });
+    syncing = { nexus, contacts: nexus.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id' }) };
+  },
+  async saveAll(list: Contact[]): Promise<void> {
+    await syncing!.contacts.saveAll(list);
+  },
+  async sync(): Promise<{ pushed: number; pulled: number; conflicts: number }> {
+    const { pushed, pulled, conflicts } = await syncing!.nexus.sync();
+    return { pushed, pulled, conflicts };
+  },
+  async getAll(): Promise<Contact[]> {
+    return syncing!.contacts.getAll({ orderBy: 'id' });
+  },
+  async pending(): Promise<number> {
+    return (await syncing!.nexus.pending()).length;
+  },
+  async close(): Promise<void> {
+    await syncing?.nexus.close();
+    syncing = undefined;
+  },
+};
+
+(globalThis as { nexusSync?: typeof syncApi }).nexusSync = syncApi;
 (globalThis as { nexusApp?: typeof nexusApi }).nexusApp = nexusApi;
 (globalThis as { nexusUpgrade?: typeof upgradeApi }).nexusUpgrade = upgradeApi;
 (globalThis as { nexusIdb?: typeof api }).nexusIdb = api;
@@ -243,3 +272,4 @@ const upgradeApi = {
 export type PageApi = typeof api;
 export type NexusApi = typeof nexusApi;
 export type UpgradeApi = typeof upgradeApi;
+export type SyncApi = typeof syncApi;
