@@ -404,7 +404,6 @@ class Connection {
     return rows;
   }
 
-
   /**
    * The savepoint of the running callback of a group (all but the first have one) is opened only
    * when the callback first changes SQLite itself: most callbacks only read and buffer rows, and a
