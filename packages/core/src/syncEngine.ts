@@ -445,11 +445,12 @@ export class SyncEngine {
     for (;;) {
       throwIfAborted(signal);
       this.deps.onPhase('pulling', { pushed: report.pushed, pulled: report.pulled });
+      const pending = prefetched ?? fetchPage(cursor);
+      prefetched = null;
       let page: PullResult;
       try {
-        page = await (prefetched ?? fetchPage(cursor));
+        page = await pending;
       } catch (error) {
-        prefetched = null;
         if (error instanceof CursorExpiredError || (error instanceof NexusError && error.code === 'CURSOR_EXPIRED')) {
           if (resync) throw error;
           // History was compacted past our cursor: pull everything again, then drop what no longer exists.
@@ -459,7 +460,6 @@ export class SyncEngine {
         }
         throw signal.aborted ? new NexusError('ABORTED', 'Sync was cancelled (offline or closing).', { cause: error }) : toNexusError(error);
       }
-      prefetched = null;
       if (resync) for (const c of page.changes) (resync.get(c.collection) ?? resync.set(c.collection, new Set()).get(c.collection)!).add(c.key);
       const nextCursor = page.cursor;
       // A server that says hasMore without moving the cursor would loop forever: stop here.

@@ -195,12 +195,12 @@ const rowsOf = (columns: number, rows: number) => Array.from({ length: rows }, (
 
 /** Inserts or replaces `rows` documents in one statement. */
 const PUT_DOC_SQL = (rows: number) =>
-  `INSERT INTO nx_docs (${DOC_COLUMNS}) VALUES ${rowsOf(8, rows)}
+  `INSERT INTO nx_docs (${DOC_COLUMNS}) VALUES ${rowsOf(DOC_COLUMNS.split(',').length, rows)}
    ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, deleted = excluded.deleted, hlc = excluded.hlc,
      field_clocks = excluded.field_clocks, sync_state = excluded.sync_state, server = excluded.server`;
 
 /** Inserts `rows` outbox entries (id first) in one statement. */
-const ADD_OUTBOX_SQL = (rows: number) => `INSERT INTO nx_outbox (id, ${OUTBOX_COLUMNS}) VALUES ${rowsOf(18, rows)}`;
+const ADD_OUTBOX_SQL = (rows: number) => `INSERT INTO nx_outbox (id, ${OUTBOX_COLUMNS}) VALUES ${rowsOf(1 + OUTBOX_COLUMNS.split(',').length, rows)}`;
 
 /** Rows per multi-row INSERT when the write buffer is flushed. */
 const BUFFER_CHUNK = 64;
@@ -552,9 +552,17 @@ class SqliteTransaction implements WriteTransaction {
     });
   }
 
-  /** Runs `body` after sending the buffered rows to SQLite (for reads and writes that must see them). */
+  /** Runs `body` after sending the buffered rows to SQLite (for reads that must see them). */
   private runFlushed<T>(body: (s: Statements) => T): Promise<T> {
     return this.run((s) => {
+      this.connection.flush();
+      return body(s);
+    });
+  }
+
+  /** A direct change of outbox entries or documents the buffer may still hold: the buffered rows go first. */
+  private runFlushedWrite<T>(body: (s: Statements) => T): Promise<T> {
+    return this.runWrite((s) => {
       this.connection.flush();
       return body(s);
     });
@@ -566,7 +574,7 @@ class SqliteTransaction implements WriteTransaction {
       // Looked up in the buffer while it is small; a larger one goes to SQLite first.
       if (buffer.docs.length * keys.length > BUFFER_SCAN_LIMIT) this.connection.flush();
       return keys.map((key) => {
-        const doc = buffer.docs.length > 0 ? buffer.findDoc(collection, key) : undefined;
+        const doc = buffer.findDoc(collection, key);
         if (doc) return doc;
         const row = s.getDoc.get(collection, key);
         return row ? rowToDoc(row) : undefined;
@@ -660,15 +668,14 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   removeDocs(collection: string, keys: readonly string[]): Promise<void> {
-    return this.runWrite((s) => {
-      this.connection.flush();
+    return this.runFlushedWrite((s) => {
       for (const key of keys) s.removeDoc.run(collection, key);
     });
   }
 
   addOutbox(entry: NewOutboxEntry): Promise<number> {
     return this.runBuffered((s) => {
-      // Seqs come from the table once per physical transaction (we hold the write lock), then count up.
+      // Seqs come from the table when the connection has none (see Connection.nextSeq), then count up.
       const seq = (this.connection.nextSeq ??= s.lastSeq.get()!.last + 1);
       this.connection.nextSeq = seq + 1;
       const buffer = this.connection.buffer;
@@ -679,8 +686,7 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
-    return this.runWrite((s) => {
-      this.connection.flush();
+    return this.runFlushedWrite((s) => {
       for (const entry of entries) {
         s.updateOutbox.run(PRIORITY_RANK[entry.priority] * SEQ_SLOT + entry.seq, ...entryValues(entry), ...rowidsOf(entry.seq));
       }
@@ -688,8 +694,7 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   deleteOutbox(seqs: readonly number[]): Promise<void> {
-    return this.runWrite((s) => {
-      this.connection.flush();
+    return this.runFlushedWrite((s) => {
       if (seqs.length === 0) return;
       // One statement for the whole list (an entry's rowid is one of four, by priority).
       let highest = 0;
@@ -699,12 +704,10 @@ class SqliteTransaction implements WriteTransaction {
   }
 
   markOutbox(seqs: readonly number[], status: OutboxStatus, options: { countAttempt?: boolean } = {}): Promise<void> {
-    return this.runWrite((s) => {
-      this.connection.flush();
+    return this.runFlushedWrite((s) => {
       if (seqs.length > 0) s.markOutbox.run(status, options.countAttempt ? 1 : 0, JSON.stringify(seqs.flatMap(rowidsOf)));
     });
   }
-
 
   setMeta(key: string, value: unknown): Promise<void> {
     return this.runWrite((s) => {

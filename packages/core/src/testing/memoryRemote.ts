@@ -113,7 +113,7 @@ export function createMemoryRemote(options: MemoryRemoteOptions = {}): MemoryRem
       if (version > before) for (const listener of [...listeners]) listener({ version });
       // The client was up to date before this push: it may move its cursor past its own changes.
       const sent = callOptions?.cursor;
-      if (sent !== undefined && (sent === null ? 0 : Number(sent)) === before && before >= horizon) return { results, cursor: String(version) };
+      if (sent !== undefined && (sent === null ? 0 : Number(sent)) === before) return { results, cursor: String(version) };
       return results;
     },
     async pull(cursor, limit): Promise<PullResult> {
