@@ -12,6 +12,7 @@ export type { StorageHarness, CreateStorageHarness, ConformanceCase } from './te
 export { createMemoryStorageState } from './memoryStorage.js';
 export type { MemoryStorageState } from './memoryStorage.js';
 export { seededRandom } from './testing/seededRandom.js';
+export { makeMutation } from './testing/makeMutation.js';
 export { createMemoryRemote } from './testing/memoryRemote.js';
 export type { MemoryRemote, MemoryRemoteOptions, AppliedMutation } from './testing/memoryRemote.js';
 export { createFaultyRemote } from './testing/faultyRemote.js';

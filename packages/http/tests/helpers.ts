@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Mutation } from '@nexus-store/core';
 import { createSyncServer, silentLogger, sqliteServerStore, type SyncServer, type SyncServerOptions } from '@nexus-store/server';
 import type { HttpRemoteTimers } from '@nexus-store/http';
 
@@ -83,21 +82,5 @@ export async function until(check: () => boolean, timeoutMs = 5000): Promise<voi
   }
 }
 
-let seq = 0;
-export function mutation(overrides: Partial<Mutation> = {}): Mutation {
-  seq += 1;
-  return {
-    mutationId: `hm-${process.pid}-${seq}-${Math.random().toString(36).slice(2, 8)}`,
-    clientId: 'client-a',
-    collection: 'contacts',
-    key: `k${seq}`,
-    op: 'upsert',
-    data: { name: `Name ${seq}` },
-    changedFields: null,
-    baseVersion: 0,
-    hlc: `0000000000001:${String(seq).padStart(4, '0')}:client-a`,
-    fieldClocks: null,
-    priority: 'normal',
-    ...overrides,
-  };
-}
+/** A valid upsert mutation with sensible defaults (shared with the other packages' tests). */
+export { makeMutation as mutation } from '@nexus-store/core/testing';

@@ -70,25 +70,8 @@ export function postgresFactory(): StoreFactory {
   };
 }
 
-let seq = 0;
-/** A valid upsert mutation with sensible defaults. */
-export function mutation(overrides: Partial<Mutation> = {}): Mutation {
-  seq += 1;
-  return {
-    mutationId: `m-${process.pid}-${seq}-${Math.random().toString(36).slice(2, 8)}`,
-    clientId: 'client-a',
-    collection: 'contacts',
-    key: `k${seq}`,
-    op: 'upsert',
-    data: { name: `Name ${seq}` },
-    changedFields: null,
-    baseVersion: 0,
-    hlc: `0000000000001:${String(seq).padStart(4, '0')}:client-a`,
-    fieldClocks: null,
-    priority: 'normal',
-    ...overrides,
-  };
-}
+/** A valid upsert mutation with sensible defaults (shared with the other packages' tests). */
+export { makeMutation as mutation } from '@nexus-store/core/testing';
 
 /** Tiny client for server-level tests: raw fetch, no httpRemote. */
 export function api(url: string, token: string) {
