@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNexus, memoryStorage } from '@nexus-store/core';
-import type { SchemaLike } from '@nexus-store/core';
 import { storageConformanceCases } from '@nexus-store/core/testing';
 import { httpRemote } from '@nexus-store/http';
 import { createSyncServer, silentLogger, sqliteServerStore } from '@nexus-store/server';
@@ -11,6 +10,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, chromiumPath, startChromium } from './browser/chromiumHarness.js';
 import type { ChromiumSession } from './browser/chromiumHarness.js';
+import { ContactSchema, type Contact } from './browser/contact.js';
 import type { LockReport, NexusApi, PageApi, SyncApi, UpgradeApi } from './browser/pageEntry.js';
 
 // Under CI Chromium is installed by .ci/run and these tests must run; elsewhere they are skipped
@@ -19,18 +19,6 @@ const skip = !chromiumAvailable && process.env.CI !== 'true';
 if (skip) console.warn(`[idb] Chromium not found at ${chromiumPath}: skipping the real-browser tests (set NEXUS_CHROMIUM, or apt-get install chromium).`);
 
 type Api = { nexusIdb: PageApi; nexusApp: NexusApi; nexusUpgrade: UpgradeApi; nexusSync: SyncApi };
-
-interface Contact {
-  id: string;
-  name: string;
-}
-
-const ContactSchema: SchemaLike<Contact> = {
-  safeParse: (input) =>
-    typeof input === 'object' && input !== null && typeof (input as Contact).id === 'string' && typeof (input as Contact).name === 'string'
-      ? { success: true, data: input as Contact }
-      : { success: false, error: { issues: [{ path: [], message: 'not a contact' }] } },
-};
 
 // The case names only (nothing runs in Node here): one vitest test per case, each run in the page.
 const caseNames = storageConformanceCases(() => ({ create: () => Promise.reject(new Error('names only')) })).map((c) => c.name);

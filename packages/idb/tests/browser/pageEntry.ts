@@ -3,11 +3,12 @@
  * storage conformance cases over real IndexedDB, and helpers for the several-tabs tests.
  */
 import { createNexus } from '@nexus-store/core';
-import type { DocChangeRef, Nexus, SchemaLike, Store } from '@nexus-store/core';
+import type { DocChangeRef, Nexus, Store } from '@nexus-store/core';
 import { storageConformanceCases } from '@nexus-store/core/testing';
 import { httpRemote } from '@nexus-store/http';
 import { idbStorage } from '@nexus-store/idb';
 import type { IdbStorage } from '@nexus-store/idb';
+import { ContactSchema, type Contact } from './contact.js';
 
 export interface CaseResult {
   ok: boolean;
@@ -38,19 +39,6 @@ const cases = storageConformanceCases(() => {
   const name = `conformance-${now()}-${databases++}`;
   return { create: () => idbStorage({ name }), cleanup: () => deleteDatabase(name) };
 });
-
-interface Contact {
-  id: string;
-  name: string;
-}
-
-// A hand-written schema (SchemaLike), so the page needs no zod.
-const ContactSchema: SchemaLike<Contact> = {
-  safeParse: (input) =>
-    typeof input === 'object' && input !== null && typeof (input as Contact).id === 'string' && typeof (input as Contact).name === 'string'
-      ? { success: true, data: input as Contact }
-      : { success: false, error: { issues: [{ path: [], message: 'not a contact' }] } },
-};
 
 let shared: IdbStorage | undefined;
 let nexus: Nexus | undefined;
