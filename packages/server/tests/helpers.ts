@@ -89,16 +89,34 @@ export function api(url: string, token: string) {
       const res = await fetch(`${url}/sync/pull?${qs.toString()}`, { headers });
       return { status: res.status, body: (await res.json()) as any };
     },
+    /** The changes after `cursor`, following cursors until a page says there are no more, and the last cursor. */
+    async pullFrom(cursor: string | null, limit: number): Promise<{ changes: any[]; cursor: string | null }> {
+      const changes: any[] = [];
+      for (;;) {
+        const { status, body } = await this.pull(cursor, limit);
+        if (status !== 200) throw new Error(`pull answered ${status}: ${JSON.stringify(body)}`);
+        changes.push(...body.changes);
+        cursor = body.cursor;
+        if (!body.hasMore) return { changes, cursor };
+      }
+    },
     /** Every record of the tenant, following cursors. */
     async pullAll() {
-      const all: any[] = [];
+      return (await this.pullFrom(null, 1000)).changes;
+    },
+    /**
+     * Pulls from the start while pushes are running, until a page asked for after `done()` turned
+     * true says there are no more; returns the keys seen.
+     */
+    async keysSeenUntil(done: () => boolean, limit: number): Promise<Set<string>> {
+      const seen = new Set<string>();
       let cursor: string | null = null;
       for (;;) {
-        const { status, body } = await this.pull(cursor, 1000);
-        if (status !== 200) throw new Error(`pull answered ${status}: ${JSON.stringify(body)}`);
-        all.push(...body.changes);
+        const finished = done();
+        const { body } = await this.pull(cursor, limit);
+        for (const ch of body.changes) seen.add(ch.key);
         cursor = body.cursor;
-        if (!body.hasMore) return all;
+        if (finished && !body.hasMore) return seen;
       }
     },
   };

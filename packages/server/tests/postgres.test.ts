@@ -96,18 +96,7 @@ describe.skipIf(!available)('PostgreSQL (postgres://postgres@127.0.0.1:5432/test
           }
         }),
       ).finally(() => (done = true));
-      const pulling = nodes.map(async (node) => {
-        const c = api(node.url, token);
-        const seen = new Set<string>();
-        let cursor: string | null = null;
-        for (;;) {
-          const finished = done;
-          const { body } = await c.pull(cursor, 5);
-          for (const ch of body.changes) seen.add(ch.key);
-          cursor = body.cursor;
-          if (finished && !body.hasMore) return seen;
-        }
-      });
+      const pulling = nodes.map((node) => api(node.url, token).keysSeenUntil(() => done, 5));
       const seen = await Promise.all(pulling);
       await pushing;
       for (const s of seen) expect(s.size).toBe(pushers * perPusher * 2);

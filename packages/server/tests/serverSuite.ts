@@ -442,12 +442,9 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
           let cursor: string | null = null;
           let advanced = 0;
           const catchUp = async () => {
-            for (;;) {
-              const { body } = await api_.pull(cursor, 5);
-              for (const ch of body.changes) known.add(ch.key);
-              cursor = body.cursor;
-              if (!body.hasMore) return;
-            }
+            const page = await api_.pullFrom(cursor, 5);
+            for (const ch of page.changes) known.add(ch.key);
+            cursor = page.cursor;
           };
           for (let i = 0; i < rounds; i++) {
             const batch = [mutation({ clientId: `c${c}`, key: `c${c}-${i}` }), mutation({ clientId: `c${c}`, key: `c${c}-${i}b` })];
@@ -493,18 +490,7 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       );
       let done = false;
       void pushDone.finally(() => (done = true));
-      const pullers = Array.from({ length: 3 }, async () => {
-        const c = api(url, await server.issueToken('reader', { tenant: 't1' }));
-        const seen = new Set<string>();
-        let cursor: string | null = null;
-        for (;;) {
-          const finished = done;
-          const { body } = await c.pull(cursor, 7);
-          for (const ch of body.changes) seen.add(ch.key);
-          cursor = body.cursor;
-          if (finished && !body.hasMore) return seen;
-        }
-      });
+      const pullers = Array.from({ length: 3 }, async () => api(url, await server.issueToken('reader', { tenant: 't1' })).keysSeenUntil(() => done, 7));
       const seen = await Promise.all(pullers);
       await pushDone;
       for (const s of seen) expect(s.size).toBe(pushers * perPusher * 2);
