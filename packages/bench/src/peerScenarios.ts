@@ -91,31 +91,30 @@ async function fakeIdb() {
   return import('fake-indexeddb');
 }
 
+/** Opens a fresh Dexie database with the items table on its own fake-indexeddb factory. */
+async function dexieOpener() {
+  const Dexie = (await import('dexie')).default;
+  const { IDBFactory, IDBKeyRange } = await fakeIdb();
+  return () => {
+    const db = new Dexie('bench', { indexedDB: new IDBFactory(), IDBKeyRange });
+    db.version(1).stores({ items: 'id, city' });
+    return db;
+  };
+}
+
 const dexie: Peer = {
   name: 'Dexie (fake-indexeddb) put / bulkPut',
   async single(sizes) {
-    const Dexie = (await import('dexie')).default;
-    const { IDBFactory, IDBKeyRange } = await fakeIdb();
+    const open = await dexieOpener();
     const data = items(sizes.single);
-    const open = () => {
-      const db = new Dexie('bench', { indexedDB: new IDBFactory(), IDBKeyRange });
-      db.version(1).stores({ items: 'id, city' });
-      return db;
-    };
     const rate = await measure(sizes.single, sizes.repeats, open, async (db) => {
       for (const it of data) await db.table<Item, string>('items').put(it);
     }, (db) => db.close());
     return rate.opsPerSec;
   },
   async bulk(sizes) {
-    const Dexie = (await import('dexie')).default;
-    const { IDBFactory, IDBKeyRange } = await fakeIdb();
+    const open = await dexieOpener();
     const data = items(sizes.bulk);
-    const open = () => {
-      const db = new Dexie('bench', { indexedDB: new IDBFactory(), IDBKeyRange });
-      db.version(1).stores({ items: 'id, city' });
-      return db;
-    };
     const rate = await measure(sizes.bulk, sizes.repeats, open, async (db) => {
       await db.table<Item, string>('items').bulkPut(data);
     }, (db) => db.close());
