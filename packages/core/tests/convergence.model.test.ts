@@ -24,6 +24,8 @@ const step = (allowDelete: boolean) =>
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 5000 }) }) },
   );
 
+const CLIENT_IDS = ['A', 'B', 'C'];
+
 interface PushLog {
   clientId: string;
   mutations: Mutation[];
@@ -55,20 +57,21 @@ async function scenario(policy: ConflictPolicyName, steps: { kind: string; clien
   });
   const clients = await Promise.all(
     // Small batches, so that a sync pushes several (batch boundaries, the push cursor across batches).
-    ['A', 'B', 'C'].map((id, i) => device(recording(faulty[i]!, id), { clientId: id, clock: clocks[i]!, conflict: policy, random, retry: { maxAttempts: 4 }, batchSize: i + 1 })),
+    CLIENT_IDS.map((id, i) => device(recording(faulty[i]!, id), { clientId: id, clock: clocks[i]!, conflict: policy, random, retry: { maxAttempts: 4 }, batchSize: i + 1 })),
   );
   let counter = 0;
   for (const s of steps) {
     const c = clients[s.client ?? 0]!;
     const key = `k${s.key}`;
+    const localKey = `${CLIENT_IDS[s.client ?? 0]}:${key}`;
     if (s.kind === 'save') {
       const current = (await c.contacts.get(key)) ?? { id: key, name: 'new' };
       const value = { ...current, [s.field!]: `${s.field}-${++counter}` };
       await c.contacts.save(value);
-      latestLocal.set(`${'ABC'[s.client ?? 0]}:${key}`, canonical(value));
+      latestLocal.set(localKey, canonical(value));
     } else if (s.kind === 'delete') {
       await c.contacts.delete(key);
-      latestLocal.set(`${'ABC'[s.client ?? 0]}:${key}`, canonical(null));
+      latestLocal.set(localKey, canonical(null));
     } else if (s.kind === 'sync') {
       await c.nexus.sync().catch(() => undefined);
     } else {
