@@ -102,3 +102,10 @@ export interface NativeBridge {
   onRun(listener: (event: NativeRunEvent) => void): () => void;
   onExpire(listener: (event: NativeExpireEvent) => void): () => void;
 }
+
+type NativeBridgeMethod = Exclude<keyof NativeBridge, 'platform' | 'onRun' | 'onExpire'>;
+
+/** The bridge calls each native plugin implements as a method (BRIDGE.md); `onRun`/`onExpire` are its events. */
+export const NATIVE_BRIDGE_METHODS = ['schedule', 'cancel', 'runNow', 'complete', 'setPushSnapshot', 'takeNativeRuns'] as const satisfies readonly NativeBridgeMethod[];
+// A method added to NativeBridge but not listed above fails to compile here.
+const _everyMethodListed: [NativeBridgeMethod] extends [(typeof NATIVE_BRIDGE_METHODS)[number]] ? true : never = true;

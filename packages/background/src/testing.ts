@@ -7,4 +7,5 @@ export {
 } from './fakeNativePlatform.js';
 export type { FakeNativePlatformOptions, FakeAppState, FakePlatformEvent } from './fakeNativePlatform.js';
 export { createManualClock } from './manualClock.js';
+export { NATIVE_BRIDGE_METHODS } from './nativeBridge.js';
 export type { ManualClock } from './manualClock.js';

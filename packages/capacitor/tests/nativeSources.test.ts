@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NATIVE_BRIDGE_METHODS } from '@nexus-store/background/testing';
 import { describe, expect, it } from 'vitest';
 
 // The Kotlin and Swift code cannot be compiled here; this keeps its message names and fields in step
@@ -13,7 +14,7 @@ const read = (dir: string) =>
     .join('\n');
 const kotlin = read('android/src');
 const swift = read('ios/Sources');
-const methods = ['schedule', 'cancel', 'runNow', 'complete', 'setPushSnapshot', 'takeNativeRuns'];
+const methods = NATIVE_BRIDGE_METHODS;
 
 describe('native sources follow BRIDGE.md', () => {
   it('Kotlin: every plugin method, both events retained until consumed, the request fields', () => {

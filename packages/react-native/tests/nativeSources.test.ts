@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXPIRE_EVENT, HEADLESS_TASK_NAME, NATIVE_MODULE_NAME, RUN_EVENT } from '@nexus-store/react-native';
+import { NATIVE_BRIDGE_METHODS } from '@nexus-store/background/testing';
 import { describe, expect, it } from 'vitest';
 
 // The Kotlin and Swift code cannot be compiled here; this keeps its names in step with BRIDGE.md and
@@ -14,7 +15,7 @@ const read = (dir: string) =>
     .join('\n');
 const kotlin = read('android/src');
 const ios = read('ios');
-const methods = ['schedule', 'cancel', 'runNow', 'complete', 'setPushSnapshot', 'takeNativeRuns'];
+const methods = NATIVE_BRIDGE_METHODS;
 
 describe('native sources follow BRIDGE.md', () => {
   it('Kotlin: module name, methods, event names, headless task name', () => {
