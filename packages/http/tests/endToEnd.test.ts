@@ -6,28 +6,11 @@ import { z } from 'zod';
 import { createManualConnectivity, createNexus, memoryStorage, type LocalStorage, type Nexus } from '@nexus-store/core';
 import { httpRemote } from '@nexus-store/http';
 import { createSyncServer, postgresServerStore, silentLogger, sqliteServerStore, type ServerStore, type SyncServer } from '@nexus-store/server';
+import { TEST_POSTGRES_URL as PG_URL, dropPostgresSchemas, postgresAvailable } from '@nexus-store/server/testing';
 import { sqliteStorage } from '@nexus-store/sqlite';
 import { SECRET, until } from './helpers.js';
 
-const PG_URL = process.env.NEXUS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function postgresAvailable(): Promise<boolean> {
-  // pg is @nexus-store/server's dependency (hoisted to the workspace root).
-  const { default: pg } = await import('pg');
-  const probe = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await probe.connect();
-    await probe.query('SELECT 1');
-    return true;
-  } catch (error) {
-    if (process.env.CI === 'true') throw new Error(`PostgreSQL at ${PG_URL} is unreachable and CI=true: ${(error as Error).message}`);
-    console.warn(`Skipping PostgreSQL end-to-end tests: ${PG_URL} is unreachable. They run (and must pass) under CI=true.`);
-    return false;
-  } finally {
-    await probe.end().catch(() => undefined);
-  }
-}
-const pgUp = await postgresAvailable();
+const pgUp = await postgresAvailable('PostgreSQL end-to-end tests');
 
 const Contact = z.object({ id: z.string(), name: z.string(), phone: z.string().optional() });
 type Contact = z.infer<typeof Contact>;
@@ -59,14 +42,7 @@ const postgresBackend: Backend = {
     const schema = `nexus_e2e_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
     return {
       store: () => postgresServerStore({ connectionString: PG_URL, schema }),
-      cleanup: async () => {
-        // pg is @nexus-store/server's dependency (hoisted to the workspace root).
-        const { default: pg } = await import('pg');
-        const c = new pg.Client({ connectionString: PG_URL });
-        await c.connect();
-        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        await c.end();
-      },
+      cleanup: () => dropPostgresSchemas([schema]),
     };
   },
 };

@@ -1,28 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { Mutation } from '@nexus-store/core';
 import { postgresServerStore, sqliteServerStore, type ServerStore } from '@nexus-store/server';
+import { TEST_POSTGRES_URL, dropPostgresSchemas, postgresAvailable } from '@nexus-store/server/testing';
 
-export const PG_URL = process.env.NEXUS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const PG_URL = TEST_POSTGRES_URL;
 export const SECRET = 'test-secret-test-secret-test-secret-0123';
-
-/** Whether PostgreSQL answers; under CI=true an unreachable database is an error, not a skip. */
-export async function postgresAvailable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch (error) {
-    if (process.env.CI === 'true') throw new Error(`PostgreSQL at ${PG_URL} is unreachable and CI=true: ${(error as Error).message}`);
-    console.warn(`Skipping PostgreSQL tests: ${PG_URL} is unreachable (${(error as Error).message}). They run (and must pass) under CI=true.`);
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+export { postgresAvailable };
 
 export interface StoreFactory {
   /** A new store on fresh storage. Calling `again()` opens another store over the same storage (a restart or a second instance). */
@@ -59,13 +44,7 @@ export function postgresFactory(): StoreFactory {
       };
     },
     async cleanup() {
-      const client = new pg.Client({ connectionString: PG_URL });
-      await client.connect();
-      try {
-        for (const s of schemas.splice(0)) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-      } finally {
-        await client.end();
-      }
+      await dropPostgresSchemas(schemas.splice(0));
     },
   };
 }
