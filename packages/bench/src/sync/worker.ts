@@ -55,11 +55,12 @@ export function startWorker(script: URL): Worker {
   // NEXUS_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every process into <dir> (see README, "Profiling");
   // NEXUS_BENCH_NODE_FLAGS passes more node flags to every process (e.g. --trace-gc-nvp).
   const profile = process.env.NEXUS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NEXUS_BENCH_CPU_PROF}`] : [];
+  const flags = [...profile, ...(process.env.NEXUS_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
   const tsx = process.env.NEXUS_BENCH_TSX === '1';
   const entry = tsx ? fileURLToPath(script) : bundle(fileURLToPath(script));
   const child: ChildProcess = fork(entry, [], {
     cwd: PACKAGE_DIR,
-    execArgv: [...(tsx ? ['--conditions=source', '--import', 'tsx', ...profile] : profile), ...(process.env.NEXUS_BENCH_NODE_FLAGS ? process.env.NEXUS_BENCH_NODE_FLAGS.split(' ') : [])],
+    execArgv: tsx ? ['--conditions=source', '--import', 'tsx', ...flags] : flags,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 1;
