@@ -157,6 +157,13 @@ function toOutboxItem(e: OutboxEntry): OutboxItem {
   return { id: e.mutationId, collection: e.collection, key: e.key, op: e.op, data: e.data, priority: e.priority, status: e.status, attempts: e.attempts, lastError: e.lastError, createdAt: e.createdAt };
 }
 
+/** A plain write waiting in a batch (see NexusImpl.joinWrite). */
+interface WriteMember {
+  ops: readonly WriteOp[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 class NexusImpl implements Nexus, StoreHost {
   readonly changes$ = new Subject<readonly DocChangeRef[]>();
   private readonly statusSubject: BehaviorSubject<SyncStatus>;
@@ -318,7 +325,50 @@ class NexusImpl implements Nexus, StoreHost {
   async writeLocal(ops: readonly WriteOp[], txId: string | null): Promise<void> {
     this.assertOpen();
     if (ops.length === 0) return;
-    const changes = await this.storage.write((tx) => this.writer.apply(tx, ops, txId));
+    if (txId === null) return this.joinWrite(ops);
+    this.afterWrite(await this.storage.write((tx) => this.writer.apply(tx, ops, txId)));
+  }
+
+  /**
+   * The open batch of plain writes: its storage callback has not started yet, so later writes still
+   * join it. Writes issued in the same tick (a loop of unawaited `save()` calls) then cost one
+   * storage callback, not one each.
+   */
+  private openBatch: WriteMember[] | null = null;
+
+  /** Writes `ops` with the other plain writes of the open batch, in the order they were issued. */
+  private joinWrite(ops: readonly WriteOp[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.openBatch) {
+        this.openBatch.push({ ops, resolve, reject });
+        return;
+      }
+      const batch: WriteMember[] = [{ ops, resolve, reject }];
+      this.openBatch = batch;
+      const seal = () => {
+        if (this.openBatch === batch) this.openBatch = null;
+      };
+      this.storage
+        .write((tx) => {
+          seal();
+          return this.writer.apply(tx, batch.length === 1 ? batch[0]!.ops : batch.flatMap((member) => member.ops), null);
+        })
+        .then(
+          (changes) => {
+            this.afterWrite(changes);
+            for (const member of batch) member.resolve();
+          },
+          (error: unknown) => {
+            seal();
+            if (batch.length === 1) batch[0]!.reject(error);
+            // Each write succeeds or fails on its own, as if it had not been batched.
+            else for (const member of batch) this.storage.write((tx) => this.writer.apply(tx, member.ops, null)).then((changes) => this.afterWrite(changes)).then(member.resolve, member.reject);
+          },
+        );
+    });
+  }
+
+  private afterWrite(changes: readonly DocChangeRef[]): void {
     this.emit(changes);
     if (changes.length > 0 && this.autoSync?.onWrite && this.engine) this.scheduleWriteSync();
   }

@@ -88,7 +88,22 @@ export class PrioritySyncQueue {
 
   /** Appends a new pending entry for `write`, with a fresh mutation id (no coalescing). */
   async add(tx: WriteTransaction, write: LocalWrite): Promise<OutboxEntry> {
-    const entry: NewOutboxEntry = {
+    const entry = this.newEntry(write);
+    return Object.assign(entry, { seq: await tx.addOutbox(entry) });
+  }
+
+  /**
+   * Appends a new pending entry for each write, in order, without waiting between them: for writes
+   * of records that have no entries (nothing to coalesce with).
+   */
+  async addAll(tx: WriteTransaction, writes: readonly LocalWrite[]): Promise<OutboxEntry[]> {
+    const entries = writes.map((write) => this.newEntry(write));
+    const seqs = await Promise.all(entries.map((entry) => tx.addOutbox(entry)));
+    return entries.map((entry, i) => Object.assign(entry, { seq: seqs[i]! }));
+  }
+
+  private newEntry(write: LocalWrite): NewOutboxEntry {
+    return {
       mutationId: this.newMutationId(),
       collection: write.collection,
       key: write.key,
@@ -106,8 +121,6 @@ export class PrioritySyncQueue {
       conflict: null,
       createdAt: this.now(),
     };
-    const seq = await tx.addOutbox(entry);
-    return Object.assign(entry, { seq });
   }
 
   /** Keeps earlier entries of a record at least as urgent as a later one, so they are pushed first. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { z } from 'zod';
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { createNexus, memoryStorage, InvalidArgumentError, ValidationError, NexusError } from '@nexus-store/core';
+import { createNexus, memoryStorage, InvalidArgumentError, ValidationError, NexusError, type LocalStorage, type WriteTransaction } from '@nexus-store/core';
 import { createMemoryStorageState } from '@nexus-store/core/testing';
 import { ContactSchema, device, type Contact } from './helpers.js';
 
@@ -111,6 +113,64 @@ describe('Store<T, ID>', () => {
     })).rejects.toThrow('app changed its mind');
     expect(await contacts.get('c')).toBeUndefined();
     expect((await nexus.pending()).map((p) => p.key).sort()).toEqual(['a', 'call1']);
+    await nexus.close();
+  });
+
+  it('unawaited writes of one tick share one storage write, and each still succeeds or fails alone', async () => {
+    // A storage that counts write() calls and cannot store a document keyed "bad".
+    const inner = memoryStorage();
+    let writes = 0;
+    const bound = <T extends object>(target: T, key: PropertyKey): unknown => {
+      const value = Reflect.get(target, key) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    };
+    const refusing = (tx: WriteTransaction): WriteTransaction =>
+      new Proxy(tx, {
+        get: (target, key) =>
+          key === 'putDocs' ? (docs: Parameters<WriteTransaction['putDocs']>[0]) => (docs.some((d) => d.key === 'bad') ? Promise.reject(new Error('disk says no')) : target.putDocs(docs)) : bound(target, key),
+      });
+    const storage = new Proxy(inner, {
+      get: (target, key) =>
+        key === 'write'
+          ? <R>(fn: (tx: WriteTransaction) => Promise<R>) => {
+              writes++;
+              return target.write((tx) => fn(refusing(tx)));
+            }
+          : bound(target, key),
+    }) as LocalStorage;
+    const nexus = await createNexus({ storage });
+    const contacts = nexus.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id' });
+    await contacts.get('warm-up');
+
+    const before = writes;
+    await Promise.all(['a', 'b', 'c', 'd'].map((id) => contacts.save({ id, name: id.toUpperCase() })));
+    expect(writes - before).toBe(1);
+
+    const results = await Promise.allSettled([contacts.save({ id: 'e', name: 'E' }), contacts.save({ id: 'bad', name: 'Bad' }), contacts.delete('a')]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await contacts.get('e')).toEqual({ id: 'e', name: 'E' });
+    expect(await contacts.get('bad')).toBeUndefined();
+    expect(await contacts.get('a')).toBeUndefined();
+    expect((await nexus.pending()).map((p) => p.key)).toEqual(['b', 'c', 'd', 'e']);
+    await nexus.close();
+  });
+
+  it('stores exactly what JSON keeps of a record (dates, NaN, -0, undefined, sparse arrays, odd keys)', async () => {
+    const nexus = await createNexus({ storage: memoryStorage() });
+    const things = nexus.store<{ id: string; value?: unknown }, string>('things', { schema: z.object({ id: z.string(), value: z.any() }), key: 'id' });
+    // No "constructor" key: toStrictEqual compares the constructors of two objects by identity.
+    const key = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'toJSON', '0', '10')).filter((k) => k !== 'constructor');
+    const values = [fc.boolean(), fc.double(), fc.integer(), fc.string(), fc.constantFrom(null, undefined, NaN, -0, Infinity)];
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.anything({ key, values, withDate: true, withNullPrototype: true, withSparseArray: true, maxDepth: 3 }), async (value) => {
+        const id = `t${n++}`;
+        const item = { id, value };
+        await things.save(item);
+        expect(await things.get(id)).toStrictEqual(JSON.parse(JSON.stringify(item)));
+      }),
+      { numRuns: 300 },
+    );
     await nexus.close();
   });
 
