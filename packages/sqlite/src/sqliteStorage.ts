@@ -68,6 +68,7 @@ interface DocRow {
 }
 
 interface OutboxRow {
+  id: number;
   seq: number;
   collection: string;
   key: string;
@@ -220,6 +221,9 @@ const BUFFER_LIMIT = 4096;
 /** Buffered documents times keys looked up, above which `getDocs` flushes instead of scanning the buffer. */
 const BUFFER_SCAN_LIMIT = 64 * 1024;
 
+/** Most outbox rowids a connection remembers (see Connection.outboxIds). */
+const OUTBOX_IDS_LIMIT = 50_000;
+
 /** Prepared statements of one connection. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -232,6 +236,7 @@ function prepareStatements(db: Database.Database) {
     release: db.prepare('RELEASE nx_write'),
     rollbackTo: db.prepare('ROLLBACK TO nx_write'),
     getDoc: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM nx_docs WHERE collection = ? AND key = ?`),
+    getDocs: db.prepare<[string, string], DocRow>(`SELECT ${DOC_COLUMNS} FROM nx_docs WHERE collection = ? AND key IN (SELECT value FROM json_each(?))`),
     removeDoc: db.prepare('DELETE FROM nx_docs WHERE collection = ? AND key = ?'),
     lastSeq: db.prepare<[], { last: number }>(
       `SELECT max(${[0, 1, 2, 3].map((r) => `ifnull((SELECT max(id) FROM nx_outbox WHERE id >= ${r * SEQ_SLOT} AND id < ${(r + 1) * SEQ_SLOT}) - ${r * SEQ_SLOT}, 0)`).join(', ')},
@@ -242,10 +247,10 @@ function prepareStatements(db: Database.Database) {
       `UPDATE nx_outbox SET id = ?, (${OUTBOX_COLUMNS.slice('seq, '.length)}) = (${OUTBOX_COLUMNS.split(',').slice(1).map(() => '?').join(', ')}) WHERE id IN (?, ?, ?, ?)`,
     ),
     deleteOutbox: db.prepare<[string], { seq: number }>('DELETE FROM nx_outbox WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq'),
-    markOutbox: db.prepare('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?))'),
-    outboxForKey: db.prepare<[string, string], OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key = ? ORDER BY seq`),
+    markOutbox: db.prepare<[OutboxStatus, number, string], { seq: number }>('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq'),
+    outboxForKey: db.prepare<[string, string], OutboxRow>(`SELECT id, ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key = ? ORDER BY seq`),
     outboxForKeys: db.prepare<[string, string], OutboxRow>(
-      `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq`,
+      `SELECT id, ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq`,
     ),
     countOutbox: db.prepare<[], { status: OutboxStatus; n: number }>('SELECT status, count(*) AS n FROM nx_outbox GROUP BY status'),
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM nx_meta WHERE key = ?'),
@@ -472,6 +477,41 @@ class Connection {
     this.savepoint = 'none';
   }
 
+  /**
+   * The rowids of entries this connection has read or changed, by seq. A statement on a list of seqs
+   * then touches one rowid per entry instead of all four an entry may have (a third of the cost).
+   * A stale id only costs a retry: `bySeq` redoes the seqs it missed with all four.
+   */
+  readonly outboxIds = new Map<number, number>();
+
+  /** Entries of outbox rows, remembering their rowids. */
+  entries(rows: readonly OutboxRow[]): OutboxEntry[] {
+    if (this.outboxIds.size + rows.length > OUTBOX_IDS_LIMIT) this.outboxIds.clear();
+    for (const row of rows) this.outboxIds.set(row.seq, row.id);
+    return rows.map(rowToEntry);
+  }
+
+  /**
+   * Runs `statement` on the rowids of `seqs` (a JSON array) and returns the seqs it touched (its
+   * `RETURNING seq` rows): first with the known rowids, then with all four for the seqs left.
+   */
+  bySeq(seqs: readonly number[], statement: (ids: string) => { seq: number }[]): number[] {
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (const seq of seqs) {
+      const id = this.outboxIds.get(seq);
+      if (id === undefined) unknown.push(seq);
+      else known.push(id);
+    }
+    const touched = known.length > 0 ? statement(JSON.stringify(known)).map((row) => row.seq) : [];
+    if (touched.length < known.length) {
+      const hit = new Set(touched);
+      for (const seq of seqs) if (this.outboxIds.has(seq) && !hit.has(seq)) unknown.push(seq);
+    }
+    if (unknown.length > 0) for (const row of statement(JSON.stringify(unknown.flatMap(rowidsOf)))) touched.push(row.seq);
+    return touched;
+  }
+
   /** Fields with an expression index, per collection (from `ensureIndexes`), and their index names. */
   readonly indexes = new Map<string, Map<string, string>>();
 
@@ -573,12 +613,18 @@ class SqliteTransaction implements WriteTransaction {
       const buffer = this.connection.buffer;
       // Looked up in the buffer while it is small; a larger one goes to SQLite first.
       if (buffer.docs.length * keys.length > BUFFER_SCAN_LIMIT) this.connection.flush();
-      return keys.map((key) => {
-        const doc = buffer.findDoc(collection, key);
-        if (doc) return doc;
-        const row = s.getDoc.get(collection, key);
-        return row ? rowToDoc(row) : undefined;
-      });
+      const docs = keys.map((key) => buffer.findDoc(collection, key));
+      const missing = keys.filter((_, i) => docs[i] === undefined);
+      if (missing.length === 1) {
+        const row = s.getDoc.get(collection, missing[0]!);
+        if (row) docs[keys.indexOf(missing[0]!)] = rowToDoc(row);
+      } else if (missing.length > 1) {
+        // One statement for many keys: half the cost of a lookup per key.
+        const found = new Map<string, StoredDoc>();
+        for (const row of s.getDocs.all(collection, JSON.stringify(missing))) found.set(row.key, rowToDoc(row));
+        for (let i = 0; i < keys.length; i++) docs[i] ??= found.get(keys[i]!);
+      }
+      return docs;
     });
   }
 
@@ -627,20 +673,19 @@ class SqliteTransaction implements WriteTransaction {
         terms.push('tx_id = ?');
         params.push(filter.txId);
       }
-      let sql = `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY id`;
+      let sql = `SELECT id, ${OUTBOX_COLUMNS} FROM nx_outbox${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY id`;
       if (filter.limit !== undefined) {
         sql += ' LIMIT ?';
         params.push(Math.max(0, Math.trunc(filter.limit)));
       }
-      return (this.connection.prepare(sql).all(...params) as OutboxRow[]).map(rowToEntry);
+      return this.connection.entries(this.connection.prepare(sql).all(...params) as OutboxRow[]);
     });
   }
 
   getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
     return this.runFlushed((s) => {
       if (keys.length === 0) return [];
-      const rows = keys.length === 1 ? s.outboxForKey.all(collection, keys[0]!) : s.outboxForKeys.all(collection, JSON.stringify(keys));
-      return rows.map(rowToEntry);
+      return this.connection.entries(keys.length === 1 ? s.outboxForKey.all(collection, keys[0]!) : s.outboxForKeys.all(collection, JSON.stringify(keys)));
     });
   }
 
@@ -688,7 +733,9 @@ class SqliteTransaction implements WriteTransaction {
   updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
     return this.runFlushedWrite((s) => {
       for (const entry of entries) {
-        s.updateOutbox.run(PRIORITY_RANK[entry.priority] * SEQ_SLOT + entry.seq, ...entryValues(entry), ...rowidsOf(entry.seq));
+        const id = PRIORITY_RANK[entry.priority] * SEQ_SLOT + entry.seq;
+        s.updateOutbox.run(id, ...entryValues(entry), ...rowidsOf(entry.seq));
+        this.connection.outboxIds.set(entry.seq, id);
       }
     });
   }
@@ -696,16 +743,18 @@ class SqliteTransaction implements WriteTransaction {
   deleteOutbox(seqs: readonly number[]): Promise<void> {
     return this.runFlushedWrite((s) => {
       if (seqs.length === 0) return;
-      // One statement for the whole list (an entry's rowid is one of four, by priority).
       let highest = 0;
-      for (const { seq } of s.deleteOutbox.all(JSON.stringify(seqs.flatMap(rowidsOf)))) if (seq > highest) highest = seq;
+      for (const seq of this.connection.bySeq(seqs, (ids) => s.deleteOutbox.all(ids))) {
+        this.connection.outboxIds.delete(seq);
+        if (seq > highest) highest = seq;
+      }
       if (highest > 0) s.rememberDeletedSeq.run(highest);
     });
   }
 
   markOutbox(seqs: readonly number[], status: OutboxStatus, options: { countAttempt?: boolean } = {}): Promise<void> {
     return this.runFlushedWrite((s) => {
-      if (seqs.length > 0) s.markOutbox.run(status, options.countAttempt ? 1 : 0, JSON.stringify(seqs.flatMap(rowidsOf)));
+      if (seqs.length > 0) this.connection.bySeq(seqs, (ids) => s.markOutbox.all(status, options.countAttempt ? 1 : 0, ids));
     });
   }
 

@@ -261,6 +261,31 @@ describe('outbox seqs', () => {
       await other.close();
     }
   });
+  it('marks and deletes entries by seq after another connection moved or removed them', async () => {
+    const other = sqliteStorage({ filename: folder.file(), durability: 'normal' });
+    await other.open();
+    try {
+      const seqs = await storage.write(async (tx) => [await tx.addOutbox(outboxEntry('c', 'a', { v: 1 })), await tx.addOutbox(outboxEntry('c', 'b', { v: 1 })), await tx.addOutbox(outboxEntry('c', 'c', { v: 1 }))]);
+      // This connection reads the entries (and remembers where they are)...
+      expect(await storage.read((tx) => tx.listOutbox())).toHaveLength(3);
+      // ...then the other one raises a's priority (its row moves) and deletes c.
+      await other.write(async (tx) => {
+        const [a] = await tx.getOutboxForKeys('c', ['a']);
+        await tx.updateOutbox([{ ...a!, priority: 'critical' }]);
+        await tx.deleteOutbox([seqs[2]!]);
+      });
+      await storage.write((tx) => tx.markOutbox!(seqs, 'inflight', { countAttempt: true }));
+      expect((await storage.read((tx) => tx.listOutbox())).map((e) => [e.key, e.status, e.attempts])).toEqual([['a', 'inflight', 1], ['b', 'inflight', 1]]);
+      await storage.write(async (tx) => {
+        await tx.updateOutbox([{ ...(await tx.getOutboxForKeys('c', ['b']))[0]!, priority: 'low' }]);
+      });
+      await other.write((tx) => tx.deleteOutbox([seqs[0]!]));
+      await storage.write((tx) => tx.deleteOutbox(seqs));
+      expect(await other.read((tx) => tx.listOutbox())).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('group commit', () => {
