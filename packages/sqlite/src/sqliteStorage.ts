@@ -145,6 +145,10 @@ function decodeServer(text: string | null, data: RecordData | null): ServerState
   return { ...server, data: server.data === undefined ? data : server.data };
 }
 
+function entriesOf(rows: readonly OutboxRow[]): OutboxEntry[] {
+  return rows.map(rowToEntry);
+}
+
 function rowToEntry(row: OutboxRow): OutboxEntry {
   return {
     seq: row[1],
@@ -222,9 +226,6 @@ const BUFFER_LIMIT = 4096;
 /** Buffered documents times keys looked up, above which `getDocs` flushes instead of scanning the buffer. */
 const BUFFER_SCAN_LIMIT = 64 * 1024;
 
-/** Most outbox rowids a connection remembers (see Connection.outboxIds). */
-const OUTBOX_IDS_LIMIT = 50_000;
-
 /** Prepared statements of one connection. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -248,7 +249,7 @@ function prepareStatements(db: Database.Database) {
       `UPDATE nx_outbox SET id = ?, (${OUTBOX_COLUMNS.slice('seq, '.length)}) = (${OUTBOX_COLUMNS.split(',').slice(1).map(() => '?').join(', ')}) WHERE id IN (?, ?, ?, ?)`,
     ),
     deleteOutbox: db.prepare<[string], { seq: number }>('DELETE FROM nx_outbox WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq'),
-    markOutbox: db.prepare<[OutboxStatus, number, string], { seq: number }>('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq'),
+    markOutbox: db.prepare('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?))'),
     outboxForKey: db.prepare<[string, string], OutboxRow>(`SELECT id, ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key = ? ORDER BY seq`).raw(true),
     outboxForKeys: db.prepare<[string, string], OutboxRow>(
       `SELECT id, ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq`,
@@ -478,40 +479,6 @@ class Connection {
     this.savepoint = 'none';
   }
 
-  /**
-   * The rowids of entries this connection has read or changed, by seq. A statement on a list of seqs
-   * then touches one rowid per entry instead of all four an entry may have (a third of the cost).
-   * A stale id only costs a retry: `bySeq` redoes the seqs it missed with all four.
-   */
-  readonly outboxIds = new Map<number, number>();
-
-  /** Entries of outbox rows, remembering their rowids. */
-  entries(rows: readonly OutboxRow[]): OutboxEntry[] {
-    if (this.outboxIds.size + rows.length > OUTBOX_IDS_LIMIT) this.outboxIds.clear();
-    for (const row of rows) this.outboxIds.set(row[1], row[0]);
-    return rows.map(rowToEntry);
-  }
-
-  /**
-   * Runs `statement` on the rowids of `seqs` (a JSON array) and returns the seqs it touched (its
-   * `RETURNING seq` rows): first with the known rowids, then with all four for the seqs left.
-   */
-  bySeq(seqs: readonly number[], statement: (ids: string) => { seq: number }[]): number[] {
-    const known: number[] = [];
-    const unknown: number[] = [];
-    for (const seq of seqs) {
-      const id = this.outboxIds.get(seq);
-      if (id === undefined) unknown.push(seq);
-      else known.push(id);
-    }
-    const touched = known.length > 0 ? statement(JSON.stringify(known)).map((row) => row.seq) : [];
-    if (touched.length < known.length) {
-      const hit = new Set(touched);
-      for (const seq of seqs) if (this.outboxIds.has(seq) && !hit.has(seq)) unknown.push(seq);
-    }
-    if (unknown.length > 0) for (const row of statement(JSON.stringify(unknown.flatMap(rowidsOf)))) touched.push(row.seq);
-    return touched;
-  }
 
   /** Fields with an expression index, per collection (from `ensureIndexes`), and their index names. */
   readonly indexes = new Map<string, Map<string, string>>();
@@ -679,14 +646,14 @@ class SqliteTransaction implements WriteTransaction {
         sql += ' LIMIT ?';
         params.push(Math.max(0, Math.trunc(filter.limit)));
       }
-      return this.connection.entries(this.connection.prepare(sql).raw(true).all(...params) as OutboxRow[]);
+      return entriesOf(this.connection.prepare(sql).raw(true).all(...params) as OutboxRow[]);
     });
   }
 
   getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
     return this.runFlushed((s) => {
       if (keys.length === 0) return [];
-      return this.connection.entries(keys.length === 1 ? s.outboxForKey.all(collection, keys[0]!) : s.outboxForKeys.all(collection, JSON.stringify(keys)));
+      return entriesOf(keys.length === 1 ? s.outboxForKey.all(collection, keys[0]!) : s.outboxForKeys.all(collection, JSON.stringify(keys)));
     });
   }
 
@@ -734,9 +701,7 @@ class SqliteTransaction implements WriteTransaction {
   updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
     return this.runFlushedWrite((s) => {
       for (const entry of entries) {
-        const id = PRIORITY_RANK[entry.priority] * SEQ_SLOT + entry.seq;
-        s.updateOutbox.run(id, ...entryValues(entry), ...rowidsOf(entry.seq));
-        this.connection.outboxIds.set(entry.seq, id);
+        s.updateOutbox.run(PRIORITY_RANK[entry.priority] * SEQ_SLOT + entry.seq, ...entryValues(entry), ...rowidsOf(entry.seq));
       }
     });
   }
@@ -744,18 +709,16 @@ class SqliteTransaction implements WriteTransaction {
   deleteOutbox(seqs: readonly number[]): Promise<void> {
     return this.runFlushedWrite((s) => {
       if (seqs.length === 0) return;
+      // One statement for the whole list (an entry's rowid is one of four, by priority).
       let highest = 0;
-      for (const seq of this.connection.bySeq(seqs, (ids) => s.deleteOutbox.all(ids))) {
-        this.connection.outboxIds.delete(seq);
-        if (seq > highest) highest = seq;
-      }
+      for (const { seq } of s.deleteOutbox.all(JSON.stringify(seqs.flatMap(rowidsOf)))) if (seq > highest) highest = seq;
       if (highest > 0) s.rememberDeletedSeq.run(highest);
     });
   }
 
   markOutbox(seqs: readonly number[], status: OutboxStatus, options: { countAttempt?: boolean } = {}): Promise<void> {
     return this.runFlushedWrite((s) => {
-      if (seqs.length > 0) this.connection.bySeq(seqs, (ids) => s.markOutbox.all(status, options.countAttempt ? 1 : 0, ids));
+      if (seqs.length > 0) s.markOutbox.run(status, options.countAttempt ? 1 : 0, JSON.stringify(seqs.flatMap(rowidsOf)));
     });
   }
 
