@@ -33,6 +33,16 @@ CREATE INDEX IF NOT EXISTS nexus_uniques_key ON nexus_uniques (tenant, collectio
 CREATE TABLE IF NOT EXISTS nexus_users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, tenant TEXT NOT NULL, created_at INTEGER NOT NULL);
 `;
 
+// The statements of a push, as constants: `stmt()` looks them up by their text.
+const GET_DEDUP_SQL = 'SELECT version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id = ?';
+const GET_RECORD_SQL = `SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key = ?`;
+const PRELOAD_DEDUP_SQL = 'SELECT mutation_id, version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id IN (SELECT value FROM json_each(?))';
+const PRELOAD_RECORDS_SQL = `SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key IN (SELECT value FROM json_each(?))`;
+const PUT_RECORD_SQL = `INSERT INTO nexus_records (tenant, ${RECORD_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (tenant, collection, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, data = excluded.data,
+  hlc = excluded.hlc, field_clocks = excluded.field_clocks, client_id = excluded.client_id, updated_at = excluded.updated_at`;
+const PUT_DEDUP_SQL = 'INSERT INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at) VALUES (?, ?, ?, ?, ?)';
+
 interface RecordRow extends RecordRowColumns {
   version: number;
   deleted: number;
@@ -163,14 +173,41 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
     stmt('INSERT INTO nexus_tenants (tenant) VALUES (?) ON CONFLICT (tenant) DO NOTHING').run(tenant);
     let version = (stmt('SELECT version FROM nexus_tenants WHERE tenant = ?').get(tenant) as { version: number }).version;
     const startVersion = version;
+    // Reads of a push batch come from `preload` (one statement for the batch's dedup entries, one
+    // per collection for its records: a lookup per mutation cost twice as much); writes keep the
+    // cache current, so a later mutation of the same batch sees them.
+    const rowKey = (collection: string, key: string) => `${collection}\u0000${key}`;
+    const dedups = new Map<string, number | null>();
+    const records = new Map<string, ServerRecord | null>();
     const tx: ServerStoreTransaction = {
       startVersion,
+      async preload(clientId, mutations) {
+        const ids = [...new Set(mutations.map((m) => m.mutationId))];
+        for (const id of ids) dedups.set(rowKey(clientId, id), null);
+        for (const row of stmt(PRELOAD_DEDUP_SQL).all(tenant, clientId, JSON.stringify(ids)) as { mutation_id: string; version: number }[]) {
+          dedups.set(rowKey(clientId, row.mutation_id), row.version);
+        }
+        const keysByCollection = new Map<string, string[]>();
+        for (const m of mutations) {
+          const keys = keysByCollection.get(m.collection);
+          if (keys) keys.push(m.key);
+          else keysByCollection.set(m.collection, [m.key]);
+          records.set(rowKey(m.collection, m.key), null);
+        }
+        for (const [collection, keys] of keysByCollection) {
+          for (const row of stmt(PRELOAD_RECORDS_SQL).all(tenant, collection, JSON.stringify(keys)) as RecordRow[]) records.set(rowKey(row.collection, row.key), toRecord(row));
+        }
+      },
       async getDedup(clientId, mutationId) {
-        const row = stmt('SELECT version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id = ?').get(tenant, clientId, mutationId) as { version: number } | undefined;
+        const cached = dedups.get(rowKey(clientId, mutationId));
+        if (cached !== undefined) return cached;
+        const row = stmt(GET_DEDUP_SQL).get(tenant, clientId, mutationId) as { version: number } | undefined;
         return row?.version ?? null;
       },
       async getRecord(collection, key) {
-        const row = stmt(`SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key = ?`).get(tenant, collection, key) as RecordRow | undefined;
+        const cached = records.get(rowKey(collection, key));
+        if (cached !== undefined) return cached;
+        const row = stmt(GET_RECORD_SQL).get(tenant, collection, key) as RecordRow | undefined;
         return row ? toRecord(row) : null;
       },
       async findUniqueOwner(collection, field, value) {
@@ -182,11 +219,8 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         return version;
       },
       async putRecord(r, updatedAt) {
-        stmt(
-          `INSERT INTO nexus_records (tenant, ${RECORD_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (tenant, collection, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, data = excluded.data,
-           hlc = excluded.hlc, field_clocks = excluded.field_clocks, client_id = excluded.client_id, updated_at = excluded.updated_at`,
-        ).run(tenant, r.collection, r.key, r.version, r.deleted ? 1 : 0, r.data === null ? null : JSON.stringify(r.data), r.hlc,
+        records.set(rowKey(r.collection, r.key), r);
+        stmt(PUT_RECORD_SQL).run(tenant, r.collection, r.key, r.version, r.deleted ? 1 : 0, r.data === null ? null : JSON.stringify(r.data), r.hlc,
           r.fieldClocks === null ? null : JSON.stringify(r.fieldClocks), r.clientId ?? null, updatedAt);
       },
       async replaceUniques(collection, key, values) {
@@ -195,7 +229,8 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         for (const v of values) insert.run(tenant, collection, v.field, v.value, key);
       },
       async putDedup(clientId, mutationId, v, createdAt) {
-        stmt('INSERT INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at) VALUES (?, ?, ?, ?, ?)').run(tenant, clientId, mutationId, v, createdAt);
+        dedups.set(rowKey(clientId, mutationId), v);
+        stmt(PUT_DEDUP_SQL).run(tenant, clientId, mutationId, v, createdAt);
       },
     };
     const result = await w.fn(tx);
