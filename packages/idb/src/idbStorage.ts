@@ -1,13 +1,15 @@
 import type { DocChangeRef, LocalStorage, ReadTransaction, WriteTransaction } from '@nexus-store/core';
 import { InvalidArgumentError, StorageError } from '@nexus-store/core';
+import type { IDBPDatabase } from 'idb';
 import { ChangeChannel, localLock } from './crossTab.js';
 import { GroupCommit } from './groupCommit.js';
 import type { PhysicalTransaction } from './groupCommit.js';
 import { closedError, toStorageError } from './idbErrors.js';
 import { IdbReadTransaction, IdbWriteTransaction } from './idbTransaction.js';
-import type { TxContext } from './idbTransaction.js';
-import { transactionDone } from './request.js';
+import type { TxContext, TxMode } from './idbTransaction.js';
+import { openDatabase } from './openDatabase.js';
 import { ALL_STORES, DB_VERSION, missingStores, upgradeSchema } from './schema.js';
+import type { NexusDB } from './schema.js';
 
 export interface IdbStorageOptions {
   /** The IndexedDB database name. Use one per app (and per signed-in user when users share a browser). */
@@ -62,11 +64,24 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
+/** The IndexedDB classes idb recognises values by (`instanceof`); browsers have them, Node does not. */
+const IDB_CLASSES = ['IDBRequest', 'IDBDatabase', 'IDBTransaction', 'IDBObjectStore', 'IDBIndex', 'IDBCursor'] as const;
+
+function requireIdbClasses(): void {
+  const missing = IDB_CLASSES.filter((name) => typeof (globalThis as Record<string, unknown>)[name] !== 'function');
+  if (missing.length > 0) {
+    throw new StorageError(
+      'STORAGE',
+      `The IndexedDB classes are not globals here (no ${missing.join(', ')}); idbStorage needs them, even with the "indexedDB" option. In Node, import 'fake-indexeddb/auto' before creating the storage.`,
+    );
+  }
+}
+
 class IdbStorageImpl implements IdbStorage {
   readonly name: string;
   private readonly factory: IDBFactory;
   private readonly keyRange: typeof IDBKeyRange;
-  private db: IDBDatabase | null = null;
+  private db: IDBPDatabase<NexusDB> | null = null;
   private opening: Promise<void> | null = null;
   private closedReason = ' (not opened yet)';
   private channel: ChangeChannel | null = null;
@@ -85,6 +100,7 @@ class IdbStorageImpl implements IdbStorage {
     this.name = options.name;
     this.factory = required(options.indexedDB ?? globalThis.indexedDB, 'indexedDB');
     this.keyRange = required(options.IDBKeyRange ?? globalThis.IDBKeyRange, 'IDBKeyRange');
+    requireIdbClasses();
     this.writes = new GroupCommit<IdbWriteTransaction>({
       begin: () => this.beginWrite(),
       mapError: (error) => toStorageError(error, this.name),
@@ -113,33 +129,40 @@ class IdbStorageImpl implements IdbStorage {
         settled = true;
         reject(error);
       };
-      let request: IDBOpenDBRequest;
+      // The connection in use, for the callbacks that fire once it is open.
+      let connection: IDBPDatabase<NexusDB> | undefined;
+      let opened: Promise<IDBPDatabase<NexusDB>>;
       try {
-        request = this.factory.open(this.name, DB_VERSION);
+        opened = openDatabase<NexusDB>(this.factory, this.name, DB_VERSION, {
+          upgrade: (db, oldVersion, _newVersion, tx) => {
+            try {
+              upgradeSchema(db, tx, oldVersion);
+            } catch (error) {
+              fail(toStorageError(error, this.name));
+              tx.abort();
+            }
+          },
+          blocked: () => {
+            fail(
+              new StorageError(
+                'UPGRADE_BLOCKED',
+                `IndexedDB database "${this.name}" needs an upgrade, but another tab keeps an older version open. Close or reload the other tabs of this app.`,
+                { path: this.name },
+              ),
+            );
+          },
+          blocking: () => {
+            // Another tab upgrades the database: step aside so it is not blocked.
+            connection?.close();
+            this.lost(connection, ' because another tab opened a newer version of the database; reload this page');
+          },
+          terminated: () => this.lost(connection, ' because the browser closed the connection (storage cleared?)'),
+        });
       } catch (error) {
         fail(toStorageError(error, this.name));
         return;
       }
-      request.onupgradeneeded = (event) => {
-        try {
-          upgradeSchema(request.result, request.transaction!, event.oldVersion);
-        } catch (error) {
-          fail(toStorageError(error, this.name));
-          request.transaction?.abort();
-        }
-      };
-      request.onblocked = () => {
-        fail(
-          new StorageError(
-            'UPGRADE_BLOCKED',
-            `IndexedDB database "${this.name}" needs an upgrade, but another tab keeps an older version open. Close or reload the other tabs of this app.`,
-            { path: this.name },
-          ),
-        );
-      };
-      request.onerror = () => fail(toStorageError(request.error, this.name));
-      request.onsuccess = () => {
-        const db = request.result;
+      opened.then((db) => {
         if (settled) {
           // The caller was told the upgrade is blocked; do not keep a connection nobody uses.
           db.close();
@@ -157,22 +180,17 @@ class IdbStorageImpl implements IdbStorage {
           );
           return;
         }
-        db.onversionchange = () => {
-          // Another tab upgrades the database: step aside so it is not blocked.
-          db.close();
-          this.lost(db, ' because another tab opened a newer version of the database; reload this page');
-        };
-        db.onclose = () => this.lost(db, ' because the browser closed the connection (storage cleared?)');
+        connection = db;
         this.db = db;
         this.openChannel();
         settled = true;
         resolve();
-      };
+      }, (error: unknown) => fail(toStorageError(error, this.name)));
     });
   }
 
-  private lost(db: IDBDatabase, reason: string): void {
-    if (this.db !== db) return;
+  private lost(db: IDBPDatabase<NexusDB> | undefined, reason: string): void {
+    if (!db || this.db !== db) return;
     this.db = null;
     this.closedReason = reason;
     this.closeChannel();
@@ -201,20 +219,27 @@ class IdbStorageImpl implements IdbStorage {
     db?.close();
   }
 
-  private context(mode: IDBTransactionMode): TxContext {
+  private context<Mode extends TxMode>(mode: Mode): TxContext<Mode> {
     if (!this.db) throw closedError(this.name, this.closedReason);
     const tx =
       mode === 'readwrite' ? this.db.transaction(ALL_STORES, mode, { durability: this.options.durability ?? 'strict' }) : this.db.transaction(ALL_STORES, mode);
-    const ctx: TxContext = { tx, path: this.name, keyRange: this.keyRange, cmp: (a, b) => this.factory.cmp(a, b), declared: new Map(), finished: false };
+    const ctx: TxContext<Mode> = { tx, path: this.name, keyRange: this.keyRange, cmp: (a, b) => this.factory.cmp(a, b), declared: new Map(), finished: false };
     const finish = () => (ctx.finished = true);
     tx.addEventListener('complete', finish);
     tx.addEventListener('abort', finish);
+    // In the capture phase, so the failed request's error is known before idb's tx.done rejects.
+    tx.addEventListener('error', (event) => (ctx.failure ??= (event.target as IDBRequest).error), { capture: true });
+    // Reads never wait for tx.done; it must not reject unobserved when a transaction aborts.
+    tx.done.catch(() => undefined);
     return ctx;
   }
 
   private beginWrite(): PhysicalTransaction<IdbWriteTransaction> {
     const ctx = this.context('readwrite');
-    const done = transactionDone(ctx.tx);
+    // idb's tx.done rejects at the failed request's error event, before tx.error is set: report that request's error.
+    const done = ctx.tx.done.catch((error: unknown) => {
+      throw ctx.failure ?? error;
+    });
     return { scope: () => new IdbWriteTransaction(ctx), abort: () => ctx.tx.abort(), done };
   }
 

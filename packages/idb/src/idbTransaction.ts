@@ -10,17 +10,23 @@ import type {
   StoredDoc,
   WriteTransaction,
 } from '@nexus-store/core';
+import { unwrap } from 'idb';
+import type { IDBPTransaction, StoreNames } from 'idb';
+import { allOrFirstError } from './allOrFirstError.js';
 import { fromDocRecord, toDocRecord } from './docRecord.js';
 import type { DocRecord } from './docRecord.js';
 import { toStorageError } from './idbErrors.js';
 import { countDocs, queryDocs } from './queryDocs.js';
 import type { DocsSource } from './queryDocs.js';
-import { allOrFirstError, requestResult } from './request.js';
 import { COLLECTIONS, DOCS, META, OUTBOX } from './schema.js';
+import type { ALL_STORES, NexusDB, OutboxRecord } from './schema.js';
+import { walkCursor } from './walkCursor.js';
+
+export type TxMode = 'readonly' | 'readwrite';
 
 /** One physical IndexedDB transaction, shared by every callback of a group commit. */
-export interface TxContext {
-  tx: IDBTransaction;
+export interface TxContext<Mode extends TxMode = TxMode> {
+  tx: IDBPTransaction<NexusDB, typeof ALL_STORES, Mode>;
   path: string;
   keyRange: typeof IDBKeyRange;
   cmp(a: unknown, b: unknown): number;
@@ -28,7 +34,7 @@ export interface TxContext {
   declared: Map<string, Promise<Set<string>>>;
   /** Set once the transaction committed or aborted. */
   finished: boolean;
-  /** The first failed write request: the transaction aborts, and later calls report this error. */
+  /** The error of the first failed request: the transaction aborts, and later calls report this error. */
   failure?: unknown;
   /** The seq of this transaction's first outbox insert (from the key generator), once known. */
   firstSeq?: Promise<number>;
@@ -36,19 +42,10 @@ export interface TxContext {
   lastSeq?: number;
 }
 
-interface OutboxRecord extends OutboxEntry {
-  rank: number;
-}
-
-interface CollectionRecord {
-  collection: string;
-  fields: string[];
-}
-
 const STATUSES: readonly OutboxStatus[] = ['pending', 'inflight', 'failed', 'conflict'];
 const TOP: IDBValidKey = [];
 
-function toOutboxRecord(entry: NewOutboxEntry | OutboxEntry): Omit<OutboxRecord, 'seq'> & { seq?: number } {
+function toOutboxRecord<Entry extends NewOutboxEntry>(entry: Entry): Entry & { rank: number } {
   const rank = PRIORITY_RANK[entry.priority];
   // An entry without a rank would be missing from the outbox indexes, so never listed.
   if (rank === undefined) throw new InvalidArgumentError(`Outbox entry ${entry.mutationId} has an unknown priority "${String(entry.priority)}".`);
@@ -60,8 +57,8 @@ function fromOutboxRecord(record: OutboxRecord): OutboxEntry {
   return entry;
 }
 
-export class IdbReadTransaction implements ReadTransaction {
-  constructor(protected readonly ctx: TxContext) {}
+export class IdbReadTransaction<Mode extends TxMode = 'readonly'> implements ReadTransaction {
+  constructor(protected readonly ctx: TxContext<Mode>) {}
 
   /** Runs one operation, translating IndexedDB failures (thrown or rejected) into StorageErrors. */
   protected async guard<T>(operation: () => Promise<T>): Promise<T> {
@@ -77,14 +74,16 @@ export class IdbReadTransaction implements ReadTransaction {
     }
   }
 
-  protected store(name: string): IDBObjectStore {
+  protected store<Name extends StoreNames<NexusDB>>(name: Name) {
     return this.ctx.tx.objectStore(name);
   }
 
   protected declaredFields(collection: string): Promise<Set<string>> {
     let fields = this.ctx.declared.get(collection);
     if (!fields) {
-      fields = requestResult(this.store(COLLECTIONS).get(collection)).then((r: CollectionRecord | undefined) => new Set(r?.fields ?? []));
+      fields = this.store(COLLECTIONS)
+        .get(collection)
+        .then((r) => new Set(r?.fields ?? []));
       fields.catch(() => undefined);
       this.ctx.declared.set(collection, fields);
     }
@@ -98,7 +97,7 @@ export class IdbReadTransaction implements ReadTransaction {
   getDocs(collection: string, keys: readonly string[]): Promise<(StoredDoc | undefined)[]> {
     return this.guard(async () => {
       const docs = this.store(DOCS);
-      const records = await allOrFirstError(keys.map((key) => requestResult(docs.get([collection, key])) as Promise<DocRecord | undefined>));
+      const records = await allOrFirstError(keys.map((key) => docs.get([collection, key])));
       return records.map((r) => (r ? fromDocRecord(r) : undefined));
     });
   }
@@ -118,13 +117,13 @@ export class IdbReadTransaction implements ReadTransaction {
       if (limit !== undefined && limit <= 0) return [];
       let records: OutboxRecord[];
       if (txId !== undefined) {
-        const all = (await requestResult(outbox.index('txId').getAll(this.ctx.keyRange.bound([txId], [txId, TOP])))) as OutboxRecord[];
+        const all = await outbox.index('txId').getAll(this.ctx.keyRange.bound([txId], [txId, TOP]));
         records = status === undefined ? all : all.filter((r) => r.status === status);
         if (limit !== undefined) records = records.slice(0, limit);
       } else if (status !== undefined) {
-        records = (await requestResult(outbox.index('status').getAll(this.ctx.keyRange.bound([status], [status, TOP]), limit))) as OutboxRecord[];
+        records = await outbox.index('status').getAll(this.ctx.keyRange.bound([status], [status, TOP]), limit);
       } else {
-        records = (await requestResult(outbox.index('order').getAll(null, limit))) as OutboxRecord[];
+        records = await outbox.index('order').getAll(null, limit);
       }
       return records.map(fromOutboxRecord);
     });
@@ -138,10 +137,10 @@ export class IdbReadTransaction implements ReadTransaction {
       if (wanted.length > 16) {
         // Many keys (saveAll): one read of the collection's entries beats one request per key.
         const set = new Set(wanted);
-        const all = (await requestResult(index.getAll(this.ctx.keyRange.bound([collection], [collection, TOP])))) as OutboxRecord[];
+        const all = await index.getAll(this.ctx.keyRange.bound([collection], [collection, TOP]));
         records = all.filter((r) => set.has(r.key));
       } else {
-        records = (await allOrFirstError(wanted.map((key) => requestResult(index.getAll([collection, key])) as Promise<OutboxRecord[]>))).flat();
+        records = (await allOrFirstError(wanted.map((key) => index.getAll([collection, key])))).flat();
       }
       return records.sort((a, b) => a.seq - b.seq).map(fromOutboxRecord);
     });
@@ -150,17 +149,17 @@ export class IdbReadTransaction implements ReadTransaction {
   countOutbox(): Promise<Record<OutboxStatus, number>> {
     return this.guard(async () => {
       const index = this.store(OUTBOX).index('status');
-      const counts = await allOrFirstError(STATUSES.map((s) => requestResult(index.count(this.ctx.keyRange.bound([s], [s, TOP])))));
+      const counts = await allOrFirstError(STATUSES.map((s) => index.count(this.ctx.keyRange.bound([s], [s, TOP]))));
       return Object.fromEntries(STATUSES.map((s, i) => [s, counts[i]!])) as Record<OutboxStatus, number>;
     });
   }
 
   getMeta<V = unknown>(key: string): Promise<V | undefined> {
-    return this.guard(async () => (await requestResult(this.store(META).get(key))) as V | undefined);
+    return this.guard(async () => (await this.store(META).get(key)) as V | undefined);
   }
 }
 
-export class IdbWriteTransaction extends IdbReadTransaction implements WriteTransaction {
+export class IdbWriteTransaction extends IdbReadTransaction<'readwrite'> implements WriteTransaction {
   /** Documents this callback put or removed, announced to other tabs after the commit. */
   readonly changes = new Map<string, DocChangeRef>();
   /** Whether this callback changed the outbox (announced even without document changes, for status counts). */
@@ -171,30 +170,29 @@ export class IdbWriteTransaction extends IdbReadTransaction implements WriteTran
   }
 
   /**
-   * Write requests are pipelined: IndexedDB runs a transaction's requests in order, so later reads
-   * of this transaction see them, and a failed one aborts the transaction, which fails the write at
-   * commit. Not waiting for each write's success saves one round trip per call.
+   * The raw store, for pipelined writes: IndexedDB runs a transaction's requests in order, so later
+   * reads of this transaction see them, and a failed one aborts the transaction (its error is recorded
+   * in `ctx.failure`), which fails the write at commit. Not waiting for each write's success saves one
+   * round trip per call; raw, because idb's promise per request measurably slowed writes (README).
    */
-  private issue(request: IDBRequest): void {
-    request.onerror = () => {
-      this.ctx.failure ??= request.error;
-    };
+  private pipeline<Name extends StoreNames<NexusDB>>(name: Name): IDBObjectStore {
+    return unwrap(this.ctx.tx).objectStore(name);
   }
 
   putDocs(docs: readonly StoredDoc[]): Promise<void> {
     return this.guard(async () => {
       const fields = new Map<string, Set<string>>();
       for (const doc of docs) if (!fields.has(doc.collection)) fields.set(doc.collection, await this.declaredFields(doc.collection));
-      const store = this.store(DOCS);
-      for (const doc of docs) this.issue(store.put(toDocRecord(doc, fields.get(doc.collection)!)));
+      const store = this.pipeline(DOCS);
+      for (const doc of docs) store.put(toDocRecord(doc, fields.get(doc.collection)!));
       for (const doc of docs) this.touched(doc.collection, doc.key);
     });
   }
 
   removeDocs(collection: string, keys: readonly string[]): Promise<void> {
     return this.guard(async () => {
-      const store = this.store(DOCS);
-      for (const key of keys) this.issue(store.delete([collection, key]));
+      const store = this.pipeline(DOCS);
+      for (const key of keys) store.delete([collection, key]);
       for (const key of keys) this.touched(collection, key);
     });
   }
@@ -208,41 +206,44 @@ export class IdbWriteTransaction extends IdbReadTransaction implements WriteTran
   addOutbox(entry: NewOutboxEntry): Promise<number> {
     return this.guard(async () => {
       this.outboxChanged = true;
-      const record = toOutboxRecord(entry);
+      const record: Omit<OutboxRecord, 'seq'> & { seq?: number } = toOutboxRecord(entry);
       delete record.seq;
-      const store = this.store(OUTBOX);
       if (this.ctx.firstSeq === undefined) {
-        this.ctx.firstSeq = requestResult(store.add(record)).then((seq) => (this.ctx.lastSeq = seq as number));
+        // Without a seq: the key generator assigns it.
+        this.ctx.firstSeq = this.store(OUTBOX)
+          .add(record as OutboxRecord)
+          .then((seq) => (this.ctx.lastSeq = seq));
         return this.ctx.firstSeq;
       }
       await this.ctx.firstSeq;
       const seq = this.ctx.lastSeq! + 1;
       this.ctx.lastSeq = seq;
-      this.issue(store.add({ ...record, seq }));
+      this.pipeline(OUTBOX).add({ ...record, seq } satisfies OutboxRecord);
       return seq;
     });
   }
 
   updateOutbox(entries: readonly OutboxEntry[]): Promise<void> {
     return this.guard(async () => {
-      const store = this.store(OUTBOX);
+      const store = this.pipeline(OUTBOX);
       if (entries.length > 0) this.outboxChanged = true;
-      for (const entry of entries) this.issue(store.put(toOutboxRecord(entry)));
+      for (const entry of entries) store.put(toOutboxRecord(entry) satisfies OutboxRecord);
     });
   }
 
   deleteOutbox(seqs: readonly number[]): Promise<void> {
     return this.guard(async () => {
-      const store = this.store(OUTBOX);
+      const store = this.pipeline(OUTBOX);
       if (seqs.length > 0) this.outboxChanged = true;
-      for (const seq of seqs) this.issue(store.delete(seq));
+      for (const seq of seqs) store.delete(seq);
     });
   }
 
   setMeta(key: string, value: unknown): Promise<void> {
     return this.guard(async () => {
-      const store = this.store(META);
-      this.issue(value === undefined ? store.delete(key) : store.put(value, key));
+      const store = this.pipeline(META);
+      if (value === undefined) store.delete(key);
+      else store.put(value, key);
     });
   }
 
@@ -256,20 +257,13 @@ export class IdbWriteTransaction extends IdbReadTransaction implements WriteTran
       const added = fields.filter((f) => !current.has(f));
       if (added.length === 0) return current;
       const next = new Set([...current, ...added]);
-      await requestResult(this.store(COLLECTIONS).put({ collection, fields: [...next] } satisfies CollectionRecord));
+      await this.store(COLLECTIONS).put({ collection, fields: [...next] });
       this.ctx.declared.set(collection, Promise.resolve(next));
-      const docs = this.store(DOCS);
       const range = this.ctx.keyRange.bound([collection], [collection, TOP]);
-      await new Promise<void>((resolve, reject) => {
-        const request = docs.openCursor(range);
-        request.onerror = () => reject(request.error);
-        request.onsuccess = () => {
-          const cursor = request.result;
-          if (!cursor) return resolve();
-          const record = cursor.value as DocRecord;
-          if (!record.deleted) cursor.update(toDocRecord(fromDocRecord(record), next));
-          cursor.continue();
-        };
+      await walkCursor(this.pipeline(DOCS).openCursor(range), (cursor) => {
+        const record = cursor.value as DocRecord;
+        if (!record.deleted) cursor.update(toDocRecord(fromDocRecord(record), next));
+        return true;
       });
       return next;
     });

@@ -1,3 +1,7 @@
+import type { OutboxEntry, OutboxStatus } from '@nexus-store/core';
+import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
+import type { DocRecord, FieldEntry } from './docRecord.js';
+
 /**
  * The IndexedDB layout. Versions only go up: each step of `MIGRATIONS` upgrades version i to i + 1,
  * so a database of any older version is brought up to date in one `versionchange` transaction.
@@ -17,7 +21,35 @@ export const META = 'meta';
 export const COLLECTIONS = 'collections';
 export const ALL_STORES = [DOCS, OUTBOX, META, COLLECTIONS] as const;
 
-type Migration = (db: IDBDatabase, tx: IDBTransaction) => void;
+/** An outbox entry as stored: with its priority's rank, for the outbox indexes. */
+export interface OutboxRecord extends OutboxEntry {
+  rank: number;
+}
+
+/** The fields `ensureIndexes` declared for one collection. */
+export interface CollectionRecord {
+  collection: string;
+  fields: string[];
+}
+
+/** The layout above as idb types: stores, their keys and values, and their indexes' keys. */
+export interface NexusDB extends DBSchema {
+  docs: {
+    key: [collection: string, key: string];
+    value: DocRecord;
+    indexes: { live: [collection: string, key: string]; fields: FieldEntry };
+  };
+  outbox: {
+    key: number;
+    value: OutboxRecord;
+    indexes: { order: number; status: [OutboxStatus, number]; txId: [string, number]; record: [collection: string, key: string] };
+  };
+  meta: { key: string; value: unknown };
+  collections: { key: string; value: CollectionRecord };
+}
+
+type UpgradeTransaction = IDBPTransaction<NexusDB, StoreNames<NexusDB>[], 'versionchange'>;
+type Migration = (db: IDBPDatabase<NexusDB>, tx: UpgradeTransaction) => void;
 
 const MIGRATIONS: readonly Migration[] = [
   (db) => {
@@ -37,12 +69,12 @@ const MIGRATIONS: readonly Migration[] = [
 /** The IndexedDB version of the layout this code writes. */
 export const DB_VERSION = MIGRATIONS.length;
 
-/** Runs inside `onupgradeneeded`: applies every migration above `oldVersion`. */
-export function upgradeSchema(db: IDBDatabase, tx: IDBTransaction, oldVersion: number): void {
+/** The `upgrade` callback of opening: applies every migration above `oldVersion`. */
+export function upgradeSchema(db: IDBPDatabase<NexusDB>, tx: UpgradeTransaction, oldVersion: number): void {
   for (let version = oldVersion; version < MIGRATIONS.length; version++) MIGRATIONS[version]!(db, tx);
 }
 
 /** The stores this code needs that the database lacks (a database of another app with the same name). */
-export function missingStores(db: IDBDatabase): string[] {
+export function missingStores(db: IDBPDatabase<NexusDB>): string[] {
   return ALL_STORES.filter((store) => !db.objectStoreNames.contains(store));
 }

@@ -6,6 +6,7 @@ import { doc, entry, fakeStorage, freshFactory, rawOpen } from './helpers.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
+  vi.unstubAllGlobals();
 });
 
 function codeOf(error: unknown): string | undefined {
@@ -89,6 +90,25 @@ describe('group commit', () => {
     expect(codeOf(error)).toBe('QUOTA_EXCEEDED');
     expect((error as StorageError).path).toBe('app');
     expect((await storage.read((tx) => tx.queryDocs('items', {}))).map((d) => d.key)).toEqual(['a', 'b']);
+    await storage.close();
+  });
+
+  it('a pipelined request that fails when IndexedDB runs it fails its own write with that request\'s error; the rest of its group commits', async () => {
+    const storage = fakeStorage(freshFactory());
+    await storage.open();
+    await storage.write(async (tx) => tx.putDocs([doc('taken', { id: 'taken', v: 1 })]));
+    // An add of an existing key is accepted when issued and fails (ConstraintError) only when it runs.
+    const { add, put } = FakeIDBObjectStore.prototype;
+    vi.spyOn(FakeIDBObjectStore.prototype, 'put').mockImplementation(function (this: IDBObjectStore, value: any, key?: IDBValidKey) {
+      return (value?.key === 'taken' ? add : put).call(this, value, key);
+    });
+    const results = await Promise.allSettled(['a', 'taken', 'b'].map((k) => storage.write(async (tx) => tx.putDocs([doc(k, { id: k, v: 2 })]))));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const error = (results[1] as PromiseRejectedResult).reason as StorageError;
+    expect(codeOf(error)).toBe('STORAGE');
+    expect((error.cause as Error).name).toBe('ConstraintError');
+    const docs = await storage.read((tx) => tx.getDocs('items', ['a', 'taken', 'b']));
+    expect(docs.map((d) => d?.data)).toEqual([{ id: 'a', v: 2 }, { id: 'taken', v: 1 }, { id: 'b', v: 2 }]);
     await storage.close();
   });
 
@@ -284,9 +304,17 @@ describe('opening, upgrades and closed connections', () => {
   });
 
   it('without IndexedDB it fails with a StorageError naming the missing option', () => {
-    // Node has no global indexedDB.
+    // Node without fake-indexeddb/auto (the test setup installs it): no global indexedDB.
+    vi.stubGlobal('indexedDB', undefined);
     expect(() => fakeStorage(undefined as unknown as IDBFactory)).toThrow(StorageError);
     expect(() => fakeStorage(undefined as unknown as IDBFactory)).toThrow(/option "indexedDB"/);
+  });
+
+  it('without the global IndexedDB classes (Node without fake-indexeddb/auto) it fails with a StorageError saying what to import, even with an injected factory', () => {
+    vi.stubGlobal('IDBRequest', undefined);
+    vi.stubGlobal('IDBCursor', undefined);
+    expect(() => fakeStorage(freshFactory())).toThrow(StorageError);
+    expect(() => fakeStorage(freshFactory())).toThrow(/no IDBRequest, IDBCursor\b.*import 'fake-indexeddb\/auto'/);
   });
 });
 
