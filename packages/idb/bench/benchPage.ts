@@ -51,6 +51,7 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
     await q('countDocs status=won', () => s.read((tx) => tx.countDocs('leads', { status: 'won' })));
     await q('countDocs all', () => s.read((tx) => tx.countDocs('leads')));
     await q('limit 20 (key order)', () => s.read((tx) => tx.queryDocs('leads', { limit: 20 })));
+    if (!indexed) out[`no index: ensureIndexes of 3 fields over ${COUNT} existing docs`] = await time(() => s.ensureIndexes('leads', ['status', 'score', 'vip']));
     await s.close();
   }
   return out;

@@ -398,6 +398,25 @@ describe('several connections to one database (tabs)', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('declaring a field indexes every existing live document of the collection, over several pages, and nothing else', async () => {
+    const storage = fakeStorage(freshFactory());
+    await storage.open();
+    const live: string[] = [];
+    const docs = Array.from({ length: 2345 }, (_, i) => {
+      const key = `k${String(i).padStart(5, '0')}`;
+      if (i % 7 === 0) return { ...doc(key, null), deleted: true };
+      if (i % 2 === 0) live.push(key);
+      return doc(key, { id: key, status: i % 2 === 0 ? 'open' : 'done' });
+    });
+    await storage.write(async (tx) => tx.putDocs([...docs, doc('other', { id: 'other', status: 'open' }, 'items2')]));
+    await storage.ensureIndexes('items', ['status']);
+    expect(await storage.read((tx) => tx.countDocs('items', { status: 'open' }))).toBe(live.length);
+    const open = await storage.read((tx) => tx.queryDocs('items', { where: { status: 'open' } }));
+    expect(open.map((d) => d.key)).toEqual(live);
+    expect((await storage.read((tx) => tx.getDocs('items', ['k00000'])))[0]?.deleted).toBe(true);
+    await storage.close();
+  });
+
   it('lock() runs one holder at a time per name (in-process fallback without Web Locks)', async () => {
     const factory = freshFactory();
     const [a, b] = [fakeStorage(factory), fakeStorage(factory)];
