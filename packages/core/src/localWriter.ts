@@ -57,23 +57,19 @@ export class LocalWriter {
 
   /** Writes of one collection; a later slice sees what the earlier ones wrote. */
   private async applySlice(tx: WriteTransaction, collection: string, group: readonly WriteOp[], txId: string | null): Promise<DocChangeRef[]> {
-    const changed: DocChangeRef[] = [];
-    {
-      const keys = [...new Set(group.map((op) => op.key))];
-      const found = await tx.getDocs(collection, keys);
-      const docs = new Map<string, StoredDoc | undefined>(keys.map((key, i) => [key, found[i]]));
-      const current = await outboxOf(tx, collection, docs);
-      const touched =
-        current.length === 0 && keys.length === group.length
-          ? await this.applyFresh(tx, group, docs, txId)
-          : await this.applyInOrder(tx, group, docs, groupBy(current, (e) => e.key), txId);
-      const puts = [...touched.values()].filter((d): d is StoredDoc => d !== null);
-      const removed = [...touched].filter(([, d]) => d === null).map(([key]) => key);
-      if (puts.length > 0) await tx.putDocs(puts);
-      if (removed.length > 0) await tx.removeDocs(collection, removed);
-      for (const key of touched.keys()) changed.push({ collection, key });
-    }
-    return changed;
+    const keys = [...new Set(group.map((op) => op.key))];
+    const found = await tx.getDocs(collection, keys);
+    const docs = new Map<string, StoredDoc | undefined>(keys.map((key, i) => [key, found[i]]));
+    const current = await outboxOf(tx, collection, docs);
+    const touched =
+      current.length === 0 && keys.length === group.length
+        ? await this.applyFresh(tx, group, docs, txId)
+        : await this.applyInOrder(tx, group, docs, groupBy(current, (e) => e.key), txId);
+    const puts = [...touched.values()].filter((d): d is StoredDoc => d !== null);
+    const removed = [...touched].filter(([, d]) => d === null).map(([key]) => key);
+    if (puts.length > 0) await tx.putDocs(puts);
+    if (removed.length > 0) await tx.removeDocs(collection, removed);
+    return [...touched.keys()].map((key) => ({ collection, key }));
   }
 
   /**

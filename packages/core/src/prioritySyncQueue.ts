@@ -88,8 +88,7 @@ export class PrioritySyncQueue {
 
   /** Appends a new pending entry for `write`, with a fresh mutation id (no coalescing). */
   async add(tx: WriteTransaction, write: LocalWrite): Promise<OutboxEntry> {
-    const entry = this.newEntry(write);
-    return Object.assign(entry, { seq: await tx.addOutbox(entry) });
+    return (await this.addAll(tx, [write]))[0]!;
   }
 
   /**
