@@ -67,9 +67,8 @@ interface DocRow {
   server: string | null;
 }
 
-/** An outbox row as an array (cheaper than an object per row), in `id, OUTBOX_COLUMNS` order. */
+/** An outbox row as an array (cheaper than an object per row), in OUTBOX_COLUMNS order. */
 type OutboxRow = [
-  id: number,
   seq: number,
   collection: string,
   key: string,
@@ -145,29 +144,25 @@ function decodeServer(text: string | null, data: RecordData | null): ServerState
   return { ...server, data: server.data === undefined ? data : server.data };
 }
 
-function entriesOf(rows: readonly OutboxRow[]): OutboxEntry[] {
-  return rows.map(rowToEntry);
-}
-
 function rowToEntry(row: OutboxRow): OutboxEntry {
   return {
-    seq: row[1],
-    mutationId: row[7],
-    collection: row[2],
-    key: row[3],
-    op: row[8],
-    data: parseJson(row[9]),
-    changedFields: parseJson(row[10]),
-    baseVersion: row[11],
-    hlc: row[12],
-    fieldClocks: parseJson(row[13]),
-    priority: SYNC_PRIORITIES[row[4]]!,
-    txId: row[6],
-    status: row[5],
-    attempts: row[14],
-    lastError: parseJson(row[15]),
-    conflict: parseJson(row[16]),
-    createdAt: row[17],
+    seq: row[0],
+    mutationId: row[6],
+    collection: row[1],
+    key: row[2],
+    op: row[7],
+    data: parseJson(row[8]),
+    changedFields: parseJson(row[9]),
+    baseVersion: row[10],
+    hlc: row[11],
+    fieldClocks: parseJson(row[12]),
+    priority: SYNC_PRIORITIES[row[3]]!,
+    txId: row[5],
+    status: row[4],
+    attempts: row[13],
+    lastError: parseJson(row[14]),
+    conflict: parseJson(row[15]),
+    createdAt: row[16],
   };
 }
 
@@ -250,9 +245,9 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteOutbox: db.prepare<[string], { seq: number }>('DELETE FROM nx_outbox WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq'),
     markOutbox: db.prepare('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?))'),
-    outboxForKey: db.prepare<[string, string], OutboxRow>(`SELECT id, ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key = ? ORDER BY seq`).raw(true),
+    outboxForKey: db.prepare<[string, string], OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key = ? ORDER BY seq`).raw(true),
     outboxForKeys: db.prepare<[string, string], OutboxRow>(
-      `SELECT id, ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq`,
+      `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq`,
     ).raw(true),
     countOutbox: db.prepare<[], { status: OutboxStatus; n: number }>('SELECT status, count(*) AS n FROM nx_outbox GROUP BY status'),
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM nx_meta WHERE key = ?'),
@@ -479,7 +474,6 @@ class Connection {
     this.savepoint = 'none';
   }
 
-
   /** Fields with an expression index, per collection (from `ensureIndexes`), and their index names. */
   readonly indexes = new Map<string, Map<string, string>>();
 
@@ -641,19 +635,19 @@ class SqliteTransaction implements WriteTransaction {
         terms.push('tx_id = ?');
         params.push(filter.txId);
       }
-      let sql = `SELECT id, ${OUTBOX_COLUMNS} FROM nx_outbox${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY id`;
+      let sql = `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY id`;
       if (filter.limit !== undefined) {
         sql += ' LIMIT ?';
         params.push(Math.max(0, Math.trunc(filter.limit)));
       }
-      return entriesOf(this.connection.prepare(sql).raw(true).all(...params) as OutboxRow[]);
+      return (this.connection.prepare(sql).raw(true).all(...params) as OutboxRow[]).map(rowToEntry);
     });
   }
 
   getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
     return this.runFlushed((s) => {
       if (keys.length === 0) return [];
-      return entriesOf(keys.length === 1 ? s.outboxForKey.all(collection, keys[0]!) : s.outboxForKeys.all(collection, JSON.stringify(keys)));
+      return (keys.length === 1 ? s.outboxForKey.all(collection, keys[0]!) : s.outboxForKeys.all(collection, JSON.stringify(keys))).map(rowToEntry);
     });
   }
 
