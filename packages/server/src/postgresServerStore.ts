@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { InvalidArgumentError, StorageError, type ServerRecord } from '@nexus-store/core';
 import { notifyPokeListeners, type CompactResult, type PokeListener, type PullPage, type ServerStore, type ServerStoreTransaction, type StoredUser } from './serverStore.js';
+import { PushReadCache, pairKey } from './pushReadCache.js';
 import { RECORD_COLUMNS, recordFromRow, type RecordRowColumns } from './serverRecordRow.js';
 
 export interface PostgresServerStoreOptions {
@@ -147,10 +148,7 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
         let version = startVersion;
         // Reads are served from a per-transaction cache filled by preload; writes are buffered and
         // flushed in two multi-row statements before COMMIT. Round trips, not SQL, dominate here.
-        const rowKey = (collection: string, key: string) => `${collection}\u0000${key}`;
-        const dedupKey = (clientId: string, mutationId: string) => `${clientId}\u0000${mutationId}`;
-        const records = new Map<string, ServerRecord | null>();
-        const dedups = new Map<string, number | null>();
+        const cache = new PushReadCache();
         const pendingRecords = new Map<string, { record: ServerRecord; updatedAt: number }>();
         const pendingDedup: Array<{ clientId: string; mutationId: string; version: number; createdAt: number }> = [];
         const tx: ServerStoreTransaction = {
@@ -161,29 +159,26 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
               `SELECT mutation_id, version FROM ${T.dedup} WHERE tenant = $1 AND client_id = $2 AND mutation_id = ANY($3::text[])`,
               [tenant, clientId, ids],
             );
-            for (const id of ids) dedups.set(dedupKey(clientId, id), null);
-            for (const row of d.rows) dedups.set(dedupKey(clientId, row.mutation_id), Number(row.version));
             const collections = mutations.map((m) => m.collection);
             const keys = mutations.map((m) => m.key);
             const r = await client.query<RecordRow>(
               `SELECT ${RECORD_COLUMNS} FROM ${T.records} WHERE tenant = $1 AND (collection, key) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
               [tenant, collections, keys],
             );
-            for (const m of mutations) if (!records.has(rowKey(m.collection, m.key))) records.set(rowKey(m.collection, m.key), null);
-            for (const row of r.rows) records.set(rowKey(row.collection, row.key), toRecord(row));
+            cache.preloaded(clientId, mutations, d.rows.map((row) => [row.mutation_id, Number(row.version)] as const), r.rows.map(toRecord));
           },
           async getDedup(clientId, mutationId) {
-            const cached = dedups.get(dedupKey(clientId, mutationId));
+            const cached = cache.dedup(clientId, mutationId);
             if (cached !== undefined) return cached;
             const r = await client.query<{ version: string }>(`SELECT version FROM ${T.dedup} WHERE tenant = $1 AND client_id = $2 AND mutation_id = $3`, [tenant, clientId, mutationId]);
             return r.rows[0] ? Number(r.rows[0].version) : null;
           },
           async getRecord(collection, key) {
-            const cached = records.get(rowKey(collection, key));
+            const cached = cache.record(collection, key);
             if (cached !== undefined) return cached;
             const r = await client.query<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM ${T.records} WHERE tenant = $1 AND collection = $2 AND key = $3`, [tenant, collection, key]);
             const found = r.rows[0] ? toRecord(r.rows[0]) : null;
-            records.set(rowKey(collection, key), found);
+            cache.setRecord(collection, key, found);
             return found;
           },
           async findUniqueOwner(collection, field, value) {
@@ -195,8 +190,8 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
             return version;
           },
           async putRecord(rec, updatedAt) {
-            records.set(rowKey(rec.collection, rec.key), rec);
-            pendingRecords.set(rowKey(rec.collection, rec.key), { record: rec, updatedAt });
+            cache.setRecord(rec.collection, rec.key, rec);
+            pendingRecords.set(pairKey(rec.collection, rec.key), { record: rec, updatedAt });
           },
           async replaceUniques(collection, key, values) {
             await client.query(`DELETE FROM ${T.uniques} WHERE tenant = $1 AND collection = $2 AND key = $3`, [tenant, collection, key]);
@@ -205,7 +200,7 @@ export function postgresServerStore(options: PostgresServerStoreOptions): Server
             }
           },
           async putDedup(clientId, mutationId, v, createdAt) {
-            dedups.set(dedupKey(clientId, mutationId), v);
+            cache.setDedup(clientId, mutationId, v);
             pendingDedup.push({ clientId, mutationId, version: v, createdAt });
           },
         };

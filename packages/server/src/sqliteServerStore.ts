@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { StorageError, type ServerRecord } from '@nexus-store/core';
 import { notifyPokeListeners, type CompactResult, type PokeListener, type PullPage, type ServerStore, type ServerStoreTransaction, type StoredUser } from './serverStore.js';
+import { PushReadCache, keysByCollection } from './pushReadCache.js';
 import { RECORD_COLUMNS, recordFromRow, type RecordRowColumns } from './serverRecordRow.js';
 
 export interface SqliteServerStoreOptions {
@@ -176,36 +177,26 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
     // Reads of a push batch come from `preload` (one statement for the batch's dedup entries, one
     // per collection for its records: a lookup per mutation cost twice as much); writes keep the
     // cache current, so a later mutation of the same batch sees them.
-    const rowKey = (collection: string, key: string) => `${collection}\u0000${key}`;
-    const dedups = new Map<string, number | null>();
-    const records = new Map<string, ServerRecord | null>();
+    const cache = new PushReadCache();
     const tx: ServerStoreTransaction = {
       startVersion,
       async preload(clientId, mutations) {
         const ids = [...new Set(mutations.map((m) => m.mutationId))];
-        for (const id of ids) dedups.set(rowKey(clientId, id), null);
-        for (const row of stmt(PRELOAD_DEDUP_SQL).all(tenant, clientId, JSON.stringify(ids)) as { mutation_id: string; version: number }[]) {
-          dedups.set(rowKey(clientId, row.mutation_id), row.version);
+        const dedups = stmt(PRELOAD_DEDUP_SQL).all(tenant, clientId, JSON.stringify(ids)) as { mutation_id: string; version: number }[];
+        const records: ServerRecord[] = [];
+        for (const [collection, keys] of keysByCollection(mutations)) {
+          for (const row of stmt(PRELOAD_RECORDS_SQL).all(tenant, collection, JSON.stringify(keys)) as RecordRow[]) records.push(toRecord(row));
         }
-        const keysByCollection = new Map<string, string[]>();
-        for (const m of mutations) {
-          const keys = keysByCollection.get(m.collection);
-          if (keys) keys.push(m.key);
-          else keysByCollection.set(m.collection, [m.key]);
-          records.set(rowKey(m.collection, m.key), null);
-        }
-        for (const [collection, keys] of keysByCollection) {
-          for (const row of stmt(PRELOAD_RECORDS_SQL).all(tenant, collection, JSON.stringify(keys)) as RecordRow[]) records.set(rowKey(row.collection, row.key), toRecord(row));
-        }
+        cache.preloaded(clientId, mutations, dedups.map((row) => [row.mutation_id, row.version] as const), records);
       },
       async getDedup(clientId, mutationId) {
-        const cached = dedups.get(rowKey(clientId, mutationId));
+        const cached = cache.dedup(clientId, mutationId);
         if (cached !== undefined) return cached;
         const row = stmt(GET_DEDUP_SQL).get(tenant, clientId, mutationId) as { version: number } | undefined;
         return row?.version ?? null;
       },
       async getRecord(collection, key) {
-        const cached = records.get(rowKey(collection, key));
+        const cached = cache.record(collection, key);
         if (cached !== undefined) return cached;
         const row = stmt(GET_RECORD_SQL).get(tenant, collection, key) as RecordRow | undefined;
         return row ? toRecord(row) : null;
@@ -219,7 +210,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         return version;
       },
       async putRecord(r, updatedAt) {
-        records.set(rowKey(r.collection, r.key), r);
+        cache.setRecord(r.collection, r.key, r);
         stmt(PUT_RECORD_SQL).run(tenant, r.collection, r.key, r.version, r.deleted ? 1 : 0, r.data === null ? null : JSON.stringify(r.data), r.hlc,
           r.fieldClocks === null ? null : JSON.stringify(r.fieldClocks), r.clientId ?? null, updatedAt);
       },
@@ -229,7 +220,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         for (const v of values) insert.run(tenant, collection, v.field, v.value, key);
       },
       async putDedup(clientId, mutationId, v, createdAt) {
-        dedups.set(rowKey(clientId, mutationId), v);
+        cache.setDedup(clientId, mutationId, v);
         stmt(PUT_DEDUP_SQL).run(tenant, clientId, mutationId, v, createdAt);
       },
     };
