@@ -3,7 +3,7 @@ export interface BenchSizes {
   /**
    * Awaited single saves per repeat. Enough to pass the adapter's first WAL checkpoint (~3,300
    * saves): a shorter run measured it before any checkpoint and the WAL's first growth, neither of
-   * which a long-running app sees (2,000 saves read 0.72x-0.85x, 12,000 read 0.64x-0.68x).
+   * which a long-running app sees (runs of 2,000 saves read 0.66x-0.85x, of 12,000 0.64x-0.73x).
    */
   single: number;
   /** Unawaited saves issued in one tick (group commit). */
