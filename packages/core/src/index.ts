@@ -43,6 +43,7 @@ export type {
   OutboxStatus,
   OutboxEntry,
   NewOutboxEntry,
+  OutboxAck,
   OutboxFilter,
   ReadTransaction,
   WriteTransaction,

@@ -116,6 +116,12 @@ export interface OutboxEntry extends Omit<Mutation, 'clientId' | 'txId'> {
 
 export type NewOutboxEntry = Omit<OutboxEntry, 'seq'>;
 
+/** A mutation the server applied (or had applied): the entry with `seq` is the server's `version`. */
+export interface OutboxAck {
+  seq: number;
+  version: number;
+}
+
 export interface OutboxFilter {
   status?: OutboxStatus;
   txId?: string;
@@ -157,6 +163,16 @@ export interface WriteTransaction extends ReadTransaction {
    * of each entry stays as stored. Without it the core rewrites whole entries with `updateOutbox`.
    */
   markOutbox?(seqs: readonly number[], status: OutboxStatus, options?: { countAttempt?: boolean }): Promise<void>;
+  /**
+   * Optional fast path for the common push result (without it the core does the same through the
+   * other methods). For each ack whose entry is stored, `inflight`, its record's only entry, and
+   * whose record has a document: deletes the entry and writes the document as `synced`, with the
+   * server state `{ version, deleted: op === 'delete', data: the entry's data (null for a delete),
+   * hlc, fieldClocks }` of the entry when `version` is above the document's server version (else
+   * the server state stays); the document's data, clock and field clocks stay as they are. Returns
+   * the seqs it handled, in any order; the core handles the other acks itself.
+   */
+  ackOutbox?(acks: readonly OutboxAck[]): Promise<number[]>;
   /** Metadata values are JSON-serialisable. `undefined` deletes the key. */
   setMeta(key: string, value: unknown): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { StorageError } from './errors.js';
 import type {
   LocalStorage,
   NewOutboxEntry,
+  OutboxAck,
   OutboxEntry,
   OutboxFilter,
   OutboxStatus,
@@ -12,6 +13,7 @@ import type {
 } from './localStorage.js';
 import { applyQuery, matchesWhere } from './query.js';
 import { PRIORITY_RANK, type RecordData } from './remoteBackend.js';
+import { jsonEqual } from './util.js';
 
 /** The durable state of a memory storage; pass the same one to a new `memoryStorage()` to "reopen" it. */
 export interface MemoryStorageState {
@@ -163,6 +165,25 @@ class MemoryTransaction implements WriteTransaction {
       const entry = this.outboxWrites.has(seq) ? this.outboxWrites.get(seq) : this.state.outbox.get(seq);
       if (entry) this.outboxWrites.set(seq, { ...clone(entry), status, attempts: entry.attempts + (options.countAttempt ? 1 : 0) });
     }
+  }
+
+  async ackOutbox(acks: readonly OutboxAck[]): Promise<number[]> {
+    const handled: number[] = [];
+    for (const { seq, version } of acks) {
+      const entry = this.outboxWrites.has(seq) ? this.outboxWrites.get(seq) : this.state.outbox.get(seq);
+      if (!entry || entry.status !== 'inflight') continue;
+      if ((await this.getOutboxForKeys(entry.collection, [entry.key])).some((e) => e.seq !== seq)) continue;
+      const [doc] = await this.getDocs(entry.collection, [entry.key]);
+      if (!doc) continue;
+      const deleted = entry.op === 'delete';
+      // The document's own data when it still holds what was pushed (then stored once).
+      const data = deleted ? null : doc.data !== null && jsonEqual(entry.data, doc.data) ? doc.data : clone(entry.data);
+      const server = version > (doc.server?.version ?? 0) ? { version, deleted, data, hlc: entry.hlc, fieldClocks: clone(entry.fieldClocks) } : doc.server;
+      await this.putDocs([{ ...doc, server, syncState: 'synced' }]);
+      this.outboxWrites.set(seq, null);
+      handled.push(seq);
+    }
+    return handled;
   }
 
   async deleteOutbox(seqs: readonly number[]): Promise<void> {

@@ -138,11 +138,12 @@ export class PrioritySyncQueue {
    * Takes the next batch in push order and marks it in flight, in one transaction. A batch holds at
    * most one entry per record; entries of one `nexus.transaction()` travel together.
    */
-  async takeBatch(tx: WriteTransaction, batchSize: number): Promise<OutboxEntry[]> {
+  async takeBatch(tx: WriteTransaction, batchSize: number, skip?: readonly OutboxEntry[]): Promise<OutboxEntry[]> {
     // A little more than a batch: a record's later entries are skipped (they wait for the next batch).
     const candidates = await tx.listOutbox({ status: 'pending', limit: batchSize + 16 });
     const inBatch = new Set<string>();
-    const seen = new Set<string>();
+    // Records of `skip` (a batch still in flight) wait too: their entries build on its results.
+    const seen = new Set<string>(skip?.map(recordId));
     const batch: OutboxEntry[] = [];
     const tryAdd = (entry: OutboxEntry) => {
       const id = recordId(entry);

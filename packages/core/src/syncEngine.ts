@@ -1,7 +1,7 @@
 import { decideConflict, type ConflictOutcome, type ConflictPolicy, type VersionedValue } from './conflict/conflictPolicy.js';
 import { CursorExpiredError, NexusError, toNexusError } from './errors.js';
 import { compareHlc, expandFieldClocks, type HybridLogicalClock } from './hlc.js';
-import type { DocChangeRef, LocalStorage, OutboxEntry, ServerState, StoredDoc, WriteTransaction } from './localStorage.js';
+import type { DocChangeRef, LocalStorage, OutboxAck, OutboxEntry, ServerState, StoredDoc, WriteTransaction } from './localStorage.js';
 import { outboxOf } from './localWriter.js';
 import { deriveSyncState, higherPriority, type PrioritySyncQueue } from './prioritySyncQueue.js';
 import type { Mutation, MutationResult, PullResult, RecordData, RemoteBackend, ServerChange, ServerRecord } from './remoteBackend.js';
@@ -91,6 +91,12 @@ interface CursorAdvance {
   next: string;
 }
 
+/** A batch taken from the outbox (in flight) and the pull cursor it is sent with. */
+interface TakenBatch {
+  batch: OutboxEntry[];
+  cursor: string | null;
+}
+
 /** Outbox deletes and document puts of acknowledged entries, written together. */
 interface AckedWrites {
   deletes: number[];
@@ -143,51 +149,107 @@ export class SyncEngine {
 
   // ---------------------------------------------------------------- push
 
+  /**
+   * Batches go out one at a time, in push order, each only after the one before was acknowledged,
+   * but the client's own work overlaps the server's: while batch N is at the server, the results
+   * of N - 1 are written and batch N + 1 is taken (without N's records, whose later entries build on
+   * N's results). Whatever was taken and not settled when the push stops goes back to pending (a
+   * batch the server applied but whose answer was not handled comes back as `duplicate`).
+   */
   private async push(report: SyncReport, signal: AbortSignal): Promise<void> {
-    const { storage, queue, remote, batchSize, clientId } = this.deps;
+    const { remote, batchSize, clientId } = this.deps;
     // A whole push refused for its content (a 4xx such as an oversized or malformed mutation) is
     // bisected down to the mutation that causes it, which then fails alone: one bad write never
     // blocks the outbox.
     let limit = batchSize;
-    for (let round = 0; round < MAX_PUSH_ROUNDS; round++) {
-      throwIfAborted(signal);
-      const { batch, cursor } = await storage.write(async (tx) => ({ batch: await queue.takeBatch(tx, limit), cursor: (await tx.getMeta<string>(CURSOR_KEY)) ?? null }));
-      if (batch.length === 0) return;
-      this.deps.onPhase('pushing', { pushed: report.pushed, pulled: report.pulled });
-      let results: MutationResult[];
-      let advance: CursorAdvance | null = null;
-      try {
-        const answer = await remote.push(batch.map((e) => toMutation(e, clientId)), { signal, cursor });
-        results = Array.isArray(answer) ? answer : answer?.results;
-        if (!Array.isArray(answer) && typeof answer?.cursor === 'string') advance = { sent: cursor, next: answer.cursor };
-        if (!Array.isArray(results) || results.length !== batch.length || results.some((r, i) => r?.mutationId !== batch[i]!.mutationId)) {
-          throw new NexusError('PROTOCOL', `The server answered ${Array.isArray(results) ? results.length : 'no'} results for ${batch.length} mutations, or out of order.`);
+    /** The batch at the server, its answer not handled yet. */
+    let sent: OutboxEntry[] | null = null;
+    /** The next batch, taken (in flight) but not sent. */
+    let next: TakenBatch | null = null;
+    /** The previous batch's results being written. */
+    let applying: Promise<void> | null = null;
+    const finishApplying = async () => {
+      const written = applying;
+      applying = null;
+      if (written) await written;
+    };
+    try {
+      for (let round = 0; round < MAX_PUSH_ROUNDS; round++) {
+        throwIfAborted(signal);
+        let taken: TakenBatch = next ?? (await this.takeBatch(limit));
+        next = null;
+        if (taken.batch.length === 0 && applying) {
+          // Only records of the batch being written were left: take again once it is written.
+          await finishApplying();
+          taken = await this.takeBatch(limit);
         }
-      } catch (error) {
-        const failure = signal.aborted ? new NexusError('ABORTED', 'Sync was cancelled (offline or closing).', { cause: error }) : toNexusError(error);
-        const isolate = !failure.retryable && !STOP_CODES.has(failure.code);
-        if (isolate && batch.length > 1 && limit > 1) {
-          await this.release(batch, failure, 'undo');
-          limit = Math.ceil(batch.length / 2);
+        if (taken.batch.length === 0) return;
+        const { batch, cursor } = taken;
+        this.deps.onPhase('pushing', { pushed: report.pushed, pulled: report.pulled });
+        sent = batch;
+        const answer = remote.push(batch.map((e) => toMutation(e, clientId)), { signal, cursor });
+        answer.catch(() => undefined); // handled below, after the work done meanwhile
+        await finishApplying();
+        next = await this.takeBatch(limit, batch);
+        let results: MutationResult[];
+        let advance: CursorAdvance | null = null;
+        try {
+          const answered = await answer;
+          results = Array.isArray(answered) ? answered : answered?.results;
+          if (!Array.isArray(answered) && typeof answered?.cursor === 'string') advance = { sent: cursor, next: answered.cursor };
+          if (!Array.isArray(results) || results.length !== batch.length || results.some((r, i) => r?.mutationId !== batch[i]!.mutationId)) {
+            throw new NexusError('PROTOCOL', `The server answered ${Array.isArray(results) ? results.length : 'no'} results for ${batch.length} mutations, or out of order.`);
+          }
+        } catch (error) {
+          const failure = signal.aborted ? new NexusError('ABORTED', 'Sync was cancelled (offline or closing).', { cause: error }) : toNexusError(error);
+          sent = null;
+          const ahead = next.batch;
+          next = null;
+          await this.release(ahead, null, 'unsent');
+          const isolate = !failure.retryable && !STOP_CODES.has(failure.code);
+          if (isolate && batch.length > 1 && limit > 1) {
+            await this.release(batch, failure, 'undo');
+            limit = Math.ceil(batch.length / 2);
+            continue;
+          }
+          await this.release(batch, failure, isolate ? 'fail' : 'count');
+          if (!isolate) throw failure;
+          report.rejected += batch.length;
+          limit = batchSize;
           continue;
         }
-        await this.release(batch, failure, isolate ? 'fail' : 'count');
-        if (!isolate) throw failure;
-        report.rejected += batch.length;
-        limit = batchSize;
-        continue;
+        sent = null;
+        // The next batch carries the cursor this answer moves to: the server vouches for that one
+        // too when nothing but these pushes happened in between.
+        if (advance && next.batch.length > 0) next = { batch: next.batch, cursor: advance.next };
+        applying = this.deps.storage.write((tx) => this.applyResults(tx, batch, results, report, advance)).then((changes) => this.deps.emit(changes));
+        applying.catch(() => undefined); // awaited before the next batch is taken
       }
-      const changes = await storage.write((tx) => this.applyResults(tx, batch, results, report, advance));
-      this.deps.emit(changes);
+      await finishApplying();
+    } finally {
+      // Stopped early (an error, or cancelled): what was taken and not settled goes back to pending.
+      const leftover = [...(sent ?? []), ...(next?.batch ?? [])];
+      sent = null;
+      next = null;
+      await finishApplying().catch(() => undefined); // an error is already on its way out
+      if (leftover.length > 0) await this.release(leftover, null, 'unsent').catch(() => undefined);
     }
+  }
+
+  /** Takes the next batch (marked in flight) and the pull cursor it carries. */
+  private takeBatch(limit: number, skip?: readonly OutboxEntry[]): Promise<TakenBatch> {
+    const { storage, queue } = this.deps;
+    return storage.write(async (tx) => ({ batch: await queue.takeBatch(tx, limit, skip), cursor: (await tx.getMeta<string>(CURSOR_KEY)) ?? null }));
   }
 
   /**
    * A failed push. 'count': entries go back to pending with the attempt counted (failed once they
    * ran out of attempts on a retryable error). 'undo': back to pending, attempt not counted (the
-   * batch is being split). 'fail': the entries are refused for good and become failed.
+   * batch is being split). 'fail': the entries are refused for good and become failed. 'unsent': a
+   * batch taken ahead that never left (no error of its own): back to pending as it was.
    */
-  private async release(batch: OutboxEntry[], error: NexusError, mode: 'count' | 'undo' | 'fail'): Promise<void> {
+  private async release(batch: OutboxEntry[], error: NexusError | null, mode: 'count' | 'undo' | 'fail' | 'unsent'): Promise<void> {
+    if (batch.length === 0) return;
     const changes = await this.deps.storage.write(async (tx) => {
       const out: DocChangeRef[] = [];
       for (const [collection, group] of groupBy(batch, (e) => e.collection)) {
@@ -197,12 +259,12 @@ export class SyncEngine {
         for (const entry of group) {
           const now = bySeq.get(entry.seq);
           if (!now || now.status !== 'inflight') continue;
-          const exhausted = mode === 'fail' || (mode === 'count' && error.retryable && now.attempts >= this.deps.maxAttempts);
+          const exhausted = mode === 'fail' || (mode === 'count' && error !== null && error.retryable && now.attempts >= this.deps.maxAttempts);
           const next: OutboxEntry = {
             ...now,
             status: exhausted ? 'failed' : 'pending',
-            attempts: mode === 'undo' || error.code === 'ABORTED' ? Math.max(0, now.attempts - 1) : now.attempts,
-            lastError: { code: error.code, message: error.message },
+            attempts: mode === 'undo' || mode === 'unsent' || error?.code === 'ABORTED' ? Math.max(0, now.attempts - 1) : now.attempts,
+            lastError: error ? { code: error.code, message: error.message } : now.lastError,
           };
           updates.push(next);
           bySeq.set(next.seq, next);
@@ -232,7 +294,28 @@ export class SyncEngine {
     // applied result is in its document, pulling them back would change nothing, so the cursor moves past them.
     let appliedLocally = true;
     const bySeq = new Map(batch.map((e, i) => [e.seq, results[i]!]));
-    for (const [collection, group] of groupBy(batch, (e) => e.collection)) {
+    // The common case (applied, the record's only entry) in one storage call when the adapter has
+    // the fast path; the rest, read afresh, below.
+    let rest = batch;
+    if (tx.ackOutbox) {
+      const acks: OutboxAck[] = [];
+      for (const entry of batch) {
+        const result = bySeq.get(entry.seq)!;
+        if (result.status === 'applied' || result.status === 'duplicate') acks.push({ seq: entry.seq, version: result.version });
+      }
+      const handled = new Set(acks.length > 0 ? await tx.ackOutbox(acks) : []);
+      if (handled.size > 0) {
+        rest = [];
+        for (const entry of batch) {
+          if (!handled.has(entry.seq)) rest.push(entry);
+          else {
+            report.pushed++;
+            changed.push({ collection: entry.collection, key: entry.key });
+          }
+        }
+      }
+    }
+    for (const [collection, group] of groupBy(rest, (e) => e.collection)) {
       const keys = [...new Set(group.map((e) => e.key))];
       const found = await tx.getDocs(collection, keys);
       const docs = new Map(keys.map((key, i) => [key, found[i]]));

@@ -94,6 +94,87 @@ describe('sync engine', () => {
     await b.nexus.close();
   });
 
+  it('sends a batch only after the one before was answered, takes the next one meanwhile, and keeps a record\'s later entry for after its batch', async () => {
+    const remote = createMemoryRemote();
+    const state = createMemoryStorageState();
+    let atServer = 0;
+    let down = true;
+    const inflightSeen: string[][] = [];
+    const watching: RemoteBackend = {
+      async push(mutations, options) {
+        atServer++;
+        try {
+          expect(atServer).toBe(1);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          // What the client had taken (in flight) while this batch was at the server.
+          inflightSeen.push([...state.outbox.values()].filter((e) => e.status === 'inflight').map((e) => e.key));
+          if (down) throw new NetworkError('NETWORK', 'offline');
+          return await remote.push(mutations, options);
+        } finally {
+          atServer--;
+        }
+      },
+      pull: (cursor, limit, options) => remote.pull(cursor, limit, options),
+    };
+    const a = await device(watching, { batchSize: 2, state });
+    await a.contacts.saveAll([
+      { id: 'a', name: 'A1' },
+      { id: 'b', name: 'B' },
+    ]);
+    await expect(a.nexus.sync()).rejects.toMatchObject({ code: 'NETWORK' });
+    // a's first entry was sent once, so the next write of a is an entry of its own.
+    await a.contacts.save({ id: 'a', name: 'A2' });
+    await a.contacts.saveAll([
+      { id: 'c', name: 'C' },
+      { id: 'd', name: 'D' },
+    ]);
+    down = false;
+    inflightSeen.length = 0;
+    const report = await a.nexus.sync();
+    expect(report).toMatchObject({ pushed: 5, conflicts: 0, rejected: 0, pulled: 0 });
+    // a's second entry waits for the batch holding its first, even though it is older than c and d.
+    expect(remote.pushes.slice(-3).map((batch) => batch.map((m) => m.key))).toEqual([['a', 'b'], ['c', 'd'], ['a']]);
+    expect(inflightSeen.map((keys) => keys.sort())).toEqual([['a', 'b', 'c', 'd'], ['a', 'c', 'd'], ['a']]);
+    expect(remote.get('contacts', 'a')?.data).toEqual({ id: 'a', name: 'A2' });
+    expect(await a.nexus.pending()).toEqual([]);
+    await a.nexus.close();
+  });
+
+  it('a failed push puts the batch taken ahead back as it was, and a later sync delivers everything once', async () => {
+    const remote = createMemoryRemote();
+    const state = createMemoryStorageState();
+    let calls = 0;
+    let aheadWhenFailing: string[] = [];
+    const failingSecond: RemoteBackend = {
+      async push(mutations, options) {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (calls === 2) {
+          aheadWhenFailing = [...state.outbox.values()].filter((e) => e.status === 'inflight').map((e) => e.key);
+          throw new NetworkError('NETWORK', 'connection reset');
+        }
+        return remote.push(mutations, options);
+      },
+      pull: (cursor, limit, options) => remote.pull(cursor, limit, options),
+    };
+    const a = await device(failingSecond, { batchSize: 2, state });
+    await a.contacts.saveAll(['1', '2', '3', '4', '5', '6'].map((id) => ({ id, name: `n${id}` })));
+    await expect(a.nexus.sync()).rejects.toMatchObject({ code: 'NETWORK' });
+    expect(aheadWhenFailing.sort()).toEqual(['3', '4', '5', '6']);
+    const entries = [...state.outbox.values()].map((e) => ({ key: e.key, status: e.status, attempts: e.attempts, error: e.lastError?.code ?? null }));
+    expect(entries).toEqual([
+      { key: '3', status: 'pending', attempts: 1, error: 'NETWORK' },
+      { key: '4', status: 'pending', attempts: 1, error: 'NETWORK' },
+      // Taken while batch 2 was at the server, never sent: as before.
+      { key: '5', status: 'pending', attempts: 0, error: null },
+      { key: '6', status: 'pending', attempts: 0, error: null },
+    ]);
+    expect(await a.contacts.syncState('1')).toBe('synced');
+    expect(await a.nexus.sync()).toMatchObject({ pushed: 4 });
+    expect(remote.applied.map((m) => m.key)).toEqual(['1', '2', '3', '4', '5', '6']);
+    await a.nexus.close();
+  });
+
   it('pushes critical > high > normal > low, FIFO within a tier, across collections', async () => {
     const remote = createMemoryRemote();
     const a = await device(remote, { batchSize: 3 });

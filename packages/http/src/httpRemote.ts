@@ -65,7 +65,29 @@ export interface HttpRemote extends RemoteBackend {
 
 const encoder = new TextEncoder();
 
+/** What `gzip` needs of node:zlib. */
+interface NodeZlib {
+  gzipSync(data: Uint8Array, options: { level: number }): Uint8Array;
+}
+
+/**
+ * node:zlib where the runtime lends it without an import (Node 20.16+, Electron): a bundle for the
+ * browser never references it. Looked up per call, so that tests can take it away.
+ */
+function nodeZlib(): NodeZlib | undefined {
+  const runtime = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return typeof runtime?.getBuiltinModule === 'function' ? (runtime.getBuiltinModule('node:zlib') as NodeZlib | undefined) : undefined;
+}
+
+/**
+ * Gzip of a push body. In Node, zlib at level 1, synchronously: ~1 ms per 300 KB of JSON, 7x less
+ * than CompressionStream, and the request can leave at once (a CompressionStream needs turns of the
+ * event loop, which the sync engine's own work between requests would delay). Elsewhere (browsers,
+ * React Native), CompressionStream.
+ */
 async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const zlib = nodeZlib();
+  if (zlib) return zlib.gzipSync(bytes, { level: 1 });
   const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }

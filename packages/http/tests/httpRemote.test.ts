@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuthError, CursorExpiredError, NetworkError, type MutationResult, type NexusError, type RemotePoke } from '@nexus-store/core';
 import { httpRemote } from '@nexus-store/http';
 import { manualTimers, mutation, startServer, tinyServer, until } from './helpers.js';
@@ -69,6 +69,26 @@ describe('httpRemote against a real sync server', () => {
     expect(((await remote.push(big)) as MutationResult[]).map((r) => r.status)).toEqual(Array(40).fill('applied'));
     await remote.push([mutation()]);
     expect(encodings).toEqual(['gzip', null]);
+  });
+
+  it('gzips with CompressionStream where the runtime has no node:zlib (browsers, React Native)', async () => {
+    const { url, token } = await server();
+    const lookup = vi.spyOn(process, 'getBuiltinModule').mockReturnValue(undefined);
+    try {
+      const sizes: number[] = [];
+      const recording: typeof fetch = (input, init) => {
+        if (new Headers(init?.headers).get('content-encoding') === 'gzip') sizes.push((init?.body as Uint8Array).byteLength);
+        return fetch(input, init);
+      };
+      const remote = httpRemote({ url, token, fetch: recording, gzipThresholdBytes: 2048 });
+      const big = Array.from({ length: 40 }, (_, i) => mutation({ key: `cs${i}`, data: { note: 'lorem ipsum '.repeat(20) } }));
+      expect(((await remote.push(big)) as MutationResult[]).map((r) => r.status)).toEqual(Array(40).fill('applied'));
+      expect(lookup).toHaveBeenCalledWith('node:zlib');
+      expect(sizes).toHaveLength(1);
+      expect(sizes[0]).toBeLessThan(JSON.stringify(big).length / 4);
+    } finally {
+      lookup.mockRestore();
+    }
   });
 
   it('on 401 asks getToken for a fresh token once and retries; a second 401 is AuthError AUTH', async () => {

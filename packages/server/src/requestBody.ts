@@ -1,3 +1,5 @@
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
 /** Why a body could not be read; mapped to a 4xx by the handler. */
 export class BodyError extends Error {
   constructor(
@@ -38,6 +40,20 @@ async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number):
   return out;
 }
 
+const gunzipAsync = promisify(gunzip);
+
+/** Decompresses on zlib's thread pool, refusing output beyond `maxBytes` (a small gzip bomb included). */
+async function gunzipCapped(bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  try {
+    return await gunzipAsync(bytes, { maxOutputLength: maxBytes });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new BodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; send fewer mutations per push.`);
+    }
+    throw new BodyError(400, 'BAD_BODY', `The request body could not be read: ${(error as Error).message}`);
+  }
+}
+
 /**
  * Reads a JSON body of at most `maxBytes` (after gzip decompression, so a small compressed bomb
  * is refused too). Accepts `Content-Encoding: gzip` or none.
@@ -52,9 +68,8 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
     throw new BodyError(415, 'UNSUPPORTED_ENCODING', `Content-Encoding ${encoding} is not supported; use gzip or none.`);
   }
   if (!request.body) throw new BodyError(400, 'INVALID_JSON', 'The request needs a JSON body.');
-  let stream: ReadableStream<Uint8Array> = request.body;
-  if (encoding === 'gzip') stream = stream.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
-  const bytes = await readCapped(stream, maxBytes);
+  let bytes = await readCapped(request.body, maxBytes);
+  if (encoding === 'gzip') bytes = await gunzipCapped(bytes, maxBytes);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -6,6 +6,7 @@ import { PRIORITY_RANK, SYNC_PRIORITIES, StorageError, applyQuery, recordJson } 
 import type {
   LocalStorage,
   NewOutboxEntry,
+  OutboxAck,
   OutboxEntry,
   OutboxFilter,
   OutboxStatus,
@@ -155,6 +156,28 @@ function encodeServer(doc: StoredDoc): string | null {
   return JSON.stringify(server);
 }
 
+/** A candidate of `ackOutbox`: the entry, whether the document holds its data, and the versions. */
+type AckRow = [
+  id: number,
+  seq: number,
+  collection: string,
+  key: string,
+  op: OutboxEntry['op'],
+  hlc: string,
+  fieldClocks: string | null,
+  data: string | null,
+  same: number,
+  known: number,
+  version: number,
+];
+
+/** The server state column of an acknowledged entry, as `encodeServer` writes it (without `data` when it is the document's). */
+function ackedServer(op: OutboxEntry['op'], version: number, same: boolean, data: string | null, hlc: string, fieldClocks: string | null): string {
+  const deleted = op === 'delete';
+  const dataPart = deleted ? ',"data":null' : same ? '' : `,"data":${data ?? 'null'}`;
+  return `{"version":${version},"deleted":${deleted}${dataPart},"hlc":${JSON.stringify(hlc)},"fieldClocks":${fieldClocks ?? 'null'}}`;
+}
+
 function decodeServer(text: string | null, data: RecordData | null): ServerState | null {
   if (text === null) return null;
   const server = JSON.parse(text) as Omit<ServerState, 'data'> & { data?: RecordData | null };
@@ -272,6 +295,28 @@ function prepareStatements(db: Database.Database) {
     /** Lists a new entry on its stored document; changes nothing (0 changes) when there is no such document. */
     listOnDoc: db.prepare<[number, number, string, string]>(
       `UPDATE nx_docs SET outbox = CASE WHEN outbox IS NULL THEN json_array(?) ELSE json_insert(outbox, '$[#]', ?) END WHERE collection = ? AND key = ?`,
+    ),
+    /**
+     * The acks of `ackOutbox` it can settle: an in-flight entry whose record has a document and no
+     * other entry. Rows as arrays, in AckRow order.
+     */
+    ackCandidates: db
+      .prepare<[string], AckRow>(
+        `WITH a AS (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS version FROM json_each(?))
+         SELECT e.id, e.seq, e.collection, e.key, e.op, e.hlc, e.field_clocks, e.data, (e.data IS d.data AND d.deleted = 0) AS same,
+           ifnull(json_extract(d.server, '$.version'), 0) AS known, a.version
+         FROM a JOIN nx_outbox e ON ${ROWID_OF_SEQ('e.id', 'a.seq')}
+         JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
+         WHERE e.status = 'inflight'
+           AND NOT EXISTS (SELECT 1 FROM json_each(d.outbox) j, nx_outbox o WHERE j.value <> e.seq AND ${ROWID_OF_SEQ('o.id', 'j.value')})
+           AND NOT EXISTS (SELECT 1 FROM nx_outbox o WHERE o.docless = 1 AND o.collection = e.collection AND o.key = e.key AND o.seq <> e.seq)`,
+      )
+      .raw(true),
+    /** Acknowledged documents: synced, no entries, and their new server state when one is given. */
+    ackDocs: db.prepare<[string]>(
+      `UPDATE nx_docs SET sync_state = 'synced', outbox = NULL, server = coalesce(u.server, nx_docs.server)
+       FROM (SELECT json_extract(value, '$[0]') AS collection, json_extract(value, '$[1]') AS key, json_extract(value, '$[2]') AS server FROM json_each(?)) AS u
+       WHERE nx_docs.collection = u.collection AND nx_docs.key = u.key`,
     ),
     /** Before a document row goes: its entries become docless, so that they can still be found. */
     markDocless: db.prepare<[string, string]>(
@@ -768,6 +813,25 @@ class SqliteTransaction implements WriteTransaction {
       let highest = 0;
       for (const { seq } of s.deleteOutbox.all(JSON.stringify(seqs.flatMap(rowidsOf)))) if (seq > highest) highest = seq;
       if (highest > 0) s.rememberDeletedSeq.run(highest);
+    });
+  }
+
+  ackOutbox(acks: readonly OutboxAck[]): Promise<number[]> {
+    return this.runFlushedWrite((s) => {
+      if (acks.length === 0) return [];
+      const rows = s.ackCandidates.all(JSON.stringify(acks.map((a) => [a.seq, a.version])));
+      if (rows.length === 0) return [];
+      const ids: number[] = [];
+      const docs: [string, string, string | null][] = [];
+      for (const [id, , collection, key, op, hlc, fieldClocks, data, same, known, version] of rows) {
+        ids.push(id);
+        docs.push([collection, key, version > known ? ackedServer(op, version, same === 1, data, hlc, fieldClocks) : null]);
+      }
+      s.ackDocs.run(JSON.stringify(docs));
+      let highest = 0;
+      for (const { seq } of s.deleteOutbox.all(JSON.stringify(ids))) if (seq > highest) highest = seq;
+      if (highest > 0) s.rememberDeletedSeq.run(highest);
+      return rows.map((row) => row[1]);
     });
   }
 

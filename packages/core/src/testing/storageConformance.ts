@@ -280,6 +280,52 @@ export function storageConformanceCases(createHarness: CreateStorageHarness): Co
     equal((await storage.read((tx) => tx.listOutbox({ status: 'failed' }))).length, 0, 'a rolled back mark changes nothing');
   });
 
+  add('outbox: ackOutbox (when the adapter has it) settles only in-flight entries that are their record\'s only one and have a document', async ({ storage }) => {
+    const acks = await storage.write(async (tx) => typeof tx.ackOutbox === 'function');
+    if (!acks) return; // optional: the core then uses the other methods, which the other cases cover
+    const data = { id: 'a', name: 'Ada' };
+    const server = { version: 3, deleted: false, data: { id: 'a', name: 'Old' }, hlc: 'h0', fieldClocks: null };
+    const inflight = { status: 'inflight' as const, attempts: 1 };
+    const seqs = await storage.write(async (tx) => {
+      await tx.putDocs([
+        makeDoc('c', 'a', data, { hlc: 'h1', syncState: 'pending', server }),
+        makeDoc('c', 'gone', null, { deleted: true, hlc: 'h2', syncState: 'pending', server }),
+        makeDoc('c', 'known', data, { syncState: 'pending', server: { ...server, version: 9 } }),
+        makeDoc('c', 'two', data, { syncState: 'pending' }),
+        makeDoc('c', 'waiting', data, { syncState: 'pending' }),
+      ]);
+      return {
+        a: await tx.addOutbox(makeEntry('a', 'normal', { collection: 'c', data, hlc: 'h1', fieldClocks: { name: 'h1' }, ...inflight })),
+        gone: await tx.addOutbox(makeEntry('gone', 'normal', { collection: 'c', op: 'delete', data: null, hlc: 'h2', ...inflight })),
+        known: await tx.addOutbox(makeEntry('known', 'normal', { collection: 'c', data, ...inflight })),
+        twoFirst: await tx.addOutbox(makeEntry('two', 'normal', { collection: 'c', data, ...inflight })),
+        twoLater: await tx.addOutbox(makeEntry('two', 'normal', { collection: 'c', data: { id: 'a', name: 'later' } })),
+        waiting: await tx.addOutbox(makeEntry('waiting', 'normal', { collection: 'c', data })),
+        docless: await tx.addOutbox(makeEntry('nodoc', 'normal', { collection: 'c', data, ...inflight })),
+      };
+    });
+    const versions = { a: 7, gone: 8, known: 5, twoFirst: 10, waiting: 11, docless: 12 };
+    const handled = await storage.write((tx) => tx.ackOutbox!(Object.entries(versions).map(([name, version]) => ({ seq: seqs[name as keyof typeof seqs], version })).concat({ seq: 999_999, version: 1 })));
+    equal([...handled].sort((x, y) => x - y), [seqs.a, seqs.gone, seqs.known], 'handles the in-flight only entries of existing documents');
+    const left = await storage.read((tx) => tx.listOutbox());
+    equal(left.map((e) => e.seq).sort((x, y) => x - y), [seqs.twoFirst, seqs.twoLater, seqs.waiting, seqs.docless], 'deletes the handled entries, keeps the others as they were');
+    equal(left.find((e) => e.seq === seqs.twoFirst)?.status, 'inflight', 'an entry it did not handle is unchanged');
+    const [a, gone, known, two] = await storage.read((tx) => tx.getDocs('c', ['a', 'gone', 'known', 'two']));
+    equal(a, makeDoc('c', 'a', data, { hlc: 'h1', syncState: 'synced', server: { version: 7, deleted: false, data, hlc: 'h1', fieldClocks: { name: 'h1' } } }), 'the server state is the pushed entry');
+    equal(gone, makeDoc('c', 'gone', null, { deleted: true, hlc: 'h2', syncState: 'synced', server: { version: 8, deleted: true, data: null, hlc: 'h2', fieldClocks: null } }), 'a pushed delete');
+    equal(known?.server?.version, 9, 'a newer server state stays');
+    equal(known?.syncState, 'synced', 'and the document is synced');
+    equal(two?.syncState, 'pending', 'a record with another entry is left to the core');
+    await storage.write(async (tx) => {
+      const [waiting] = await tx.getOutboxForKeys('c', ['waiting']);
+      await tx.updateOutbox([{ ...waiting!, status: 'inflight', attempts: 1 }]);
+      equal(await tx.ackOutbox!([{ seq: seqs.waiting, version: 13 }]), [seqs.waiting], 'an entry sent in this transaction is handled');
+      throw new Error('rolled back');
+    }).catch(() => undefined);
+    const after = await storage.read(async (tx) => ({ outbox: await tx.getOutboxForKeys('c', ['waiting']), docs: await tx.getDocs('c', ['waiting']) }));
+    equal([after.outbox.map((e) => e.status), after.docs[0]?.syncState], [['pending'], 'pending'], 'a rolled back ack changes nothing');
+  });
+
   add('outbox: entries round-trip every field', async ({ storage }) => {
     const entry = makeEntry('x', 'high', {
       op: 'delete',
