@@ -412,8 +412,9 @@ class WriteBuffer {
   }
 
   /** Empties the buffer for a flush, remembering which rows belonged to earlier callbacks. */
-  take(): { docs: StoredDoc[]; outbox: BufferedEntry[] } {
+  take(): { docs: StoredDoc[]; outbox: BufferedEntry[]; uniqueKeys: boolean } {
     const { docs, outbox } = this;
+    const uniqueKeys = this.keys.size === docs.length;
     for (let i = 0; i < this.jobDocsStart; i++) this.carriedDocs.push(docs[i]!);
     for (let i = 0; i < this.jobOutboxStart; i++) this.carriedOutbox.push(outbox[i]!);
     this.docs = [];
@@ -421,7 +422,7 @@ class WriteBuffer {
     this.outbox = [];
     this.jobDocsStart = 0;
     this.jobOutboxStart = 0;
-    return { docs, outbox };
+    return { docs, outbox, uniqueKeys };
   }
 
   /** The running callback failed: drops its rows and restores those of the callbacks before it. */
@@ -463,11 +464,11 @@ class Connection {
   flush(): void {
     if (this.buffer.size === 0) return;
     this.beforeSqlWrite();
-    const { docs, outbox } = this.buffer.take();
-    const { lists, docless } = this.placeEntries(docs, outbox);
+    const { docs, outbox, uniqueKeys } = this.buffer.take();
+    const { lists, docless } = this.placeEntries(docs, outbox, uniqueKeys);
     const docValues = (params: SqlValue[], doc: StoredDoc, i: number) => {
       pushDocValues(params, doc);
-      params.push(lists[i] === undefined ? null : JSON.stringify(lists[i]));
+      params.push(lists[i] ?? null);
     };
     const entryValues = (params: SqlValue[], entry: BufferedEntry, i: number) => {
       pushEntryValues(params, entry);
@@ -481,21 +482,28 @@ class Connection {
 
   /**
    * Where each new entry will be found by its document (see `outboxOfDocsSql`): on the last buffered
-   * row of its document (`lists`, by document index: the row that wins), else on its stored document
-   * row, else nowhere: then it is `docless`.
+   * row of its document (`lists`, JSON text by document index: the row that wins), else on its
+   * stored document row, else nowhere: then it is `docless`.
    */
-  private placeEntries(docs: readonly StoredDoc[], outbox: readonly BufferedEntry[]): { lists: (number[] | undefined)[]; docless: boolean[] } {
-    const lists: (number[] | undefined)[] = [];
+  private placeEntries(docs: readonly StoredDoc[], outbox: readonly BufferedEntry[], uniqueKeys: boolean): { lists: (string | undefined)[]; docless: boolean[] } {
+    const lists: (string | undefined)[] = [];
     const docless: boolean[] = [];
     if (outbox.length === 0) return { lists, docless };
+    // The usual flush (a bulk write of new or synced records): entry i belongs to document i.
+    if (uniqueKeys && docs.length === outbox.length && outbox.every(({ entry }, i) => entry.key === docs[i]!.key && entry.collection === docs[i]!.collection)) {
+      for (let i = 0; i < outbox.length; i++) lists.push(`[${outbox[i]!.seq}]`);
+      return { lists, docless };
+    }
     const lastRow = new Map<string, number>();
     for (let i = 0; i < docs.length; i++) lastRow.set(`${docs[i]!.collection}\u0000${docs[i]!.key}`, i);
+    const seqs: number[][] = [];
     for (let i = 0; i < outbox.length; i++) {
       const { seq, entry } = outbox[i]!;
       const row = lastRow.get(`${entry.collection}\u0000${entry.key}`);
-      if (row !== undefined) (lists[row] ??= []).push(seq);
+      if (row !== undefined) (seqs[row] ??= []).push(seq);
       else docless[i] = this.statements.listOnDoc.run(seq, seq, entry.collection, entry.key).changes === 0;
     }
+    seqs.forEach((list, row) => (lists[row] = JSON.stringify(list)));
     return { lists, docless };
   }
 
