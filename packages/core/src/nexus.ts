@@ -557,7 +557,9 @@ class NexusImpl implements Nexus, StoreHost {
     const changes = await this.storage.write(async (tx) => {
       const out: DocChangeRef[] = [];
       for (const entry of entries) {
-        const again: OutboxEntry = { ...entry, status: 'pending', attempts: 0, lastError: null };
+        // A fresh budget of attempts, but an entry that was ever sent keeps attempts > 0: the server
+        // may have applied it, so a later write must not join it (its re-push would be a duplicate).
+        const again: OutboxEntry = { ...entry, status: 'pending', attempts: Math.min(entry.attempts, 1), lastError: null };
         await tx.updateOutbox([again]);
         const all = (await tx.getOutboxForKeys(entry.collection, [entry.key])).map((e) => (e.seq === again.seq ? again : e));
         const [doc] = await tx.getDocs(entry.collection, [entry.key]);

@@ -168,6 +168,8 @@ export class SyncEngine {
     let next: TakenBatch | null = null;
     /** The previous batch's results being written. */
     let applying: Promise<void> | null = null;
+    /** A batch the server answered whose results could not be written. */
+    let unapplied: OutboxEntry[] | null = null;
     const finishApplying = async () => {
       const written = applying;
       applying = null;
@@ -222,17 +224,26 @@ export class SyncEngine {
         // The next batch carries the cursor this answer moves to: the server vouches for that one
         // too when nothing but these pushes happened in between.
         if (advance && next.batch.length > 0) next = { batch: next.batch, cursor: advance.next };
-        applying = this.deps.storage.write((tx) => this.applyResults(tx, batch, results, report, advance)).then((changes) => this.deps.emit(changes));
+        applying = this.deps.storage.write((tx) => this.applyResults(tx, batch, results, report, advance)).then(
+          (changes) => this.deps.emit(changes),
+          (error: unknown) => {
+            // Rolled back: the batch is still in flight; it goes back to pending below (re-sent, it is a duplicate).
+            unapplied = batch;
+            throw error;
+          },
+        );
         applying.catch(() => undefined); // awaited before the next batch is taken
       }
       await finishApplying();
     } finally {
       // Stopped early (an error, or cancelled): what was taken and not settled goes back to pending.
-      const leftover = [...(sent ?? []), ...(next?.batch ?? [])];
+      await finishApplying().catch(() => undefined); // an error is already on its way out
+      const unsettled = [...(unapplied ?? []), ...(sent ?? [])];
+      const ahead = next?.batch ?? [];
       sent = null;
       next = null;
-      await finishApplying().catch(() => undefined); // an error is already on its way out
-      if (leftover.length > 0) await this.release(leftover, null, 'unsent').catch(() => undefined);
+      await this.release(unsettled, null, 'unsettled').catch(() => undefined);
+      await this.release(ahead, null, 'unsent').catch(() => undefined);
     }
   }
 
@@ -245,10 +256,12 @@ export class SyncEngine {
   /**
    * A failed push. 'count': entries go back to pending with the attempt counted (failed once they
    * ran out of attempts on a retryable error). 'undo': back to pending, attempt not counted (the
-   * batch is being split). 'fail': the entries are refused for good and become failed. 'unsent': a
-   * batch taken ahead that never left (no error of its own): back to pending as it was.
+   * batch is being split: the server refused the whole push, so it applied none of it). 'fail': the
+   * entries are refused for good and become failed. 'unsent': a batch taken ahead that never left (no
+   * error of its own): back to pending as it was. 'unsettled': a batch that left but whose answer was
+   * not written (the push stopped on another error): back to pending, the attempt counted.
    */
-  private async release(batch: OutboxEntry[], error: NexusError | null, mode: 'count' | 'undo' | 'fail' | 'unsent'): Promise<void> {
+  private async release(batch: OutboxEntry[], error: NexusError | null, mode: 'count' | 'undo' | 'fail' | 'unsent' | 'unsettled'): Promise<void> {
     if (batch.length === 0) return;
     const changes = await this.deps.storage.write(async (tx) => {
       const out: DocChangeRef[] = [];
@@ -263,7 +276,9 @@ export class SyncEngine {
           const next: OutboxEntry = {
             ...now,
             status: exhausted ? 'failed' : 'pending',
-            attempts: mode === 'undo' || mode === 'unsent' || error?.code === 'ABORTED' ? Math.max(0, now.attempts - 1) : now.attempts,
+            // Only a batch the server never applied gets its attempt back: an entry that may have been
+            // applied must never again look unsent (a later write would join it, and its re-push would be a duplicate).
+            attempts: mode === 'undo' || mode === 'unsent' ? Math.max(0, now.attempts - 1) : now.attempts,
             lastError: error ? { code: error.code, message: error.message } : now.lastError,
           };
           updates.push(next);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
-import { AuthError, createManualConnectivity, NetworkError, type MutationResult, type RemoteBackend, type SyncStatus } from '@nexus-store/core';
+import { AuthError, createManualConnectivity, createNexus, memoryStorage, NetworkError, StorageError, type LocalStorage, type MutationResult, type OutboxAck, type RemoteBackend, type SyncStatus, type WriteTransaction } from '@nexus-store/core';
 import { createFaultyRemote, createMemoryRemote, createMemoryStorageState } from '@nexus-store/core/testing';
-import { device, fakeClock } from './helpers.js';
+import { ContactSchema, device, fakeClock, type Contact } from './helpers.js';
 
 const createMemoryRemoteDevice = (remote: ReturnType<typeof createMemoryRemote>, state: Awaited<ReturnType<typeof device>>['state']) => device(remote, { state });
 
@@ -433,6 +433,101 @@ describe('sync engine', () => {
     expect(remote.applied).toHaveLength(1);
     expect(await again.nexus.pending()).toEqual([]);
     expect(a.nexus.storage.name).toBe('memory');
+  });
+
+  it('a write after a push was cancelled once the server had it reaches the server (it does not join the sent entry)', async () => {
+    const remote = createMemoryRemote();
+    const slow = {
+      pull: remote.pull,
+      push: (m: Parameters<typeof remote.push>[0], options?: { signal?: AbortSignal }) =>
+        new Promise<Awaited<ReturnType<typeof remote.push>>>((_resolve, reject) => {
+          void remote.push(m); // the server applies it; the answer never comes back
+          options?.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+        }),
+    };
+    const a = await device(slow);
+    await a.contacts.save({ id: '1', name: 'A' });
+    const controller = new AbortController();
+    const run = a.nexus.sync({ signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
+    await a.contacts.save({ id: '1', name: 'B' });
+    const again = await createMemoryRemoteDevice(remote, a.state);
+    await again.nexus.sync();
+    expect(remote.get('contacts', '1')?.data).toEqual({ id: '1', name: 'B' });
+    expect(await again.contacts.syncState('1')).toBe('synced');
+    await again.nexus.close();
+  });
+
+  it('when the results of a batch cannot be written, its entries go back to pending with the attempt counted and a later sync settles them once', async () => {
+    const remote = createMemoryRemote();
+    const state = createMemoryStorageState();
+    const inner = memoryStorage({ state });
+    let failAck = true;
+    // A storage whose write of the first push results fails (like a disk error), with a rollback.
+    const failingAck = async (tx: WriteTransaction, acks: readonly OutboxAck[]) => {
+      if (failAck) {
+        failAck = false;
+        throw new StorageError('STORAGE', 'disk I/O error');
+      }
+      return tx.ackOutbox!(acks);
+    };
+    const overriding = <O extends object>(target: O, overrides: Partial<O>): O =>
+      new Proxy(target, {
+        get: (t, name) => {
+          if (Object.hasOwn(overrides, name)) return overrides[name as keyof O];
+          const value: unknown = Reflect.get(t, name, t);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value;
+        },
+      });
+    const storage = overriding<LocalStorage>(inner, {
+      write: <T>(body: (tx: WriteTransaction) => Promise<T>) => inner.write((tx) => body(overriding(tx, { ackOutbox: (acks: readonly OutboxAck[]) => failingAck(tx, acks) }))),
+    });
+    const nexus = await createNexus({ storage, remote, batchSize: 2 });
+    const contacts = nexus.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id' });
+    await contacts.saveAll(['1', '2', '3', '4', '5'].map((id) => ({ id, name: `n${id}` })));
+    await expect(nexus.sync()).rejects.toMatchObject({ code: 'STORAGE' });
+    const entries = [...state.outbox.values()].map((e) => [e.key, e.status, e.attempts]);
+    // Batch 1 was applied by the server but not written here; batch 2 was already on its way (the
+    // failure shows once the client turns to write batch 1's results); batch 3 was never taken.
+    expect(entries).toEqual([
+      ['1', 'pending', 1],
+      ['2', 'pending', 1],
+      ['3', 'pending', 1],
+      ['4', 'pending', 1],
+      ['5', 'pending', 0],
+    ]);
+    expect(remote.pushes.map((batch) => batch.map((m) => m.key))).toEqual([
+      ['1', '2'],
+      ['3', '4'],
+    ]);
+    // A write to record 1 now is an entry of its own: the sent one is not reused.
+    await contacts.save({ id: '1', name: 'changed' });
+    const report = await nexus.sync();
+    expect(report).toMatchObject({ pushed: 6, conflicts: 0 });
+    expect(remote.get('contacts', '1')?.data).toEqual({ id: '1', name: 'changed' });
+    expect(remote.applied.map((m) => m.key)).toEqual(['1', '2', '3', '4', '5', '1']);
+    expect(await nexus.pending()).toEqual([]);
+    await nexus.close();
+  });
+
+  it('a write after retry() of a failed entry the server had applied still reaches the server', async () => {
+    const remote = createMemoryRemote();
+    // Every answer is lost after the server applied the push: the entry fails after maxAttempts.
+    const lossy = createFaultyRemote(remote, { random: () => 0, failAfterApply: 1 });
+    const a = await device(lossy, { autoSync: false, retry: { maxAttempts: 2 } });
+    await a.contacts.save({ id: '1', name: 'A' });
+    for (let i = 0; i < 10 && (await a.nexus.failed()).length === 0; i++) await a.nexus.sync().catch(() => undefined);
+    const [failed] = await a.nexus.failed();
+    expect(failed?.key).toBe('1');
+    lossy.heal();
+    await a.nexus.retry(failed!.id);
+    await a.contacts.save({ id: '1', name: 'B' });
+    await a.nexus.sync();
+    expect(remote.get('contacts', '1')?.data).toEqual({ id: '1', name: 'B' });
+    expect(await a.contacts.syncState('1')).toBe('synced');
+    await a.nexus.close();
   });
 
   it('the faulty remote delays calls and honours an abort while delayed', async () => {
