@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { compareHlc, expandFieldClocks, type ConflictPolicyName, type Mutation, type MutationResult, type RemoteBackend } from '@nexus-store/core';
+import { compareHlc, expandFieldClocks, NetworkError, type ConflictPolicyName, type Mutation, type MutationResult, type RemoteBackend } from '@nexus-store/core';
 import { createFaultyRemote, createMemoryRemote, seededRandom } from '@nexus-store/core/testing';
 import { device, fakeClock } from './helpers.js';
 
 /**
  * Model-based convergence: three clients on memory storage make random writes and deletes, sync in
- * random order through a remote that loses responses, duplicates deliveries and answers 5xx. After
+ * random order through a remote that loses responses, duplicates deliveries and answers 5xx, cancel
+ * syncs after the server applied a push, and retry failed writes. After
  * the final rounds every client equals the server, every mutation took effect at most once, every
  * client's latest write was delivered, and the result is the one the policy defines.
  *
@@ -22,6 +23,9 @@ const step = (allowDelete: boolean) =>
     { weight: allowDelete ? 1 : 0, arbitrary: fc.record({ kind: fc.constant('delete' as const), client: fc.integer({ min: 0, max: 2 }), key: fc.integer({ min: 0, max: 3 }) }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('sync' as const), client: fc.integer({ min: 0, max: 2 }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 5000 }) }) },
+    // A sync cancelled once the server applied its first push (the answer is dropped, as when the app goes offline).
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), client: fc.integer({ min: 0, max: 2 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('retry' as const), client: fc.integer({ min: 0, max: 2 }) }) },
   );
 
 const CLIENT_IDS = ['A', 'B', 'C'];
@@ -44,6 +48,7 @@ async function scenario(policy: ConflictPolicyName, steps: { kind: string; clien
   const latestLocal = new Map<string, string>(); // client:key -> canonical value of its latest local write
   const clocks = [fakeClock(1_700_000_000_000), fakeClock(1_700_000_000_000 - 90_000), fakeClock(1_700_000_000_000 + 45_000)]; // skewed devices
   const faulty = clocks.map(() => createFaultyRemote(server, { random, failBeforeApply: 0.1, failAfterApply: 0.1, duplicate: 0.1, failPull: 0.05 }));
+  const cancelling: (AbortController | null)[] = CLIENT_IDS.map(() => null);
   const recording = (remote: RemoteBackend, clientId: string): RemoteBackend => ({
     pull: (c, l, o) => remote.pull(c, l, o),
     async push(mutations, o) {
@@ -51,6 +56,11 @@ async function scenario(policy: ConflictPolicyName, steps: { kind: string; clien
       const entry: PushLog = { clientId, mutations, results: null, supersededLocally };
       log.push(entry);
       const answer = await remote.push(mutations, o);
+      const cancel = cancelling[CLIENT_IDS.indexOf(clientId)];
+      if (cancel) {
+        cancel.abort();
+        throw new NetworkError('ABORTED', 'cancelled after the server applied the push');
+      }
       entry.results = Array.isArray(answer) ? answer : answer.results;
       return answer;
     },
@@ -74,6 +84,13 @@ async function scenario(policy: ConflictPolicyName, steps: { kind: string; clien
       latestLocal.set(localKey, canonical(null));
     } else if (s.kind === 'sync') {
       await c.nexus.sync().catch(() => undefined);
+    } else if (s.kind === 'cancel') {
+      const controller = new AbortController();
+      cancelling[s.client ?? 0] = controller;
+      await c.nexus.sync({ signal: controller.signal }).catch(() => undefined);
+      cancelling[s.client ?? 0] = null;
+    } else if (s.kind === 'retry') {
+      await c.nexus.retryAll();
     } else {
       for (const clock of clocks) await clock.advance(s.ms!);
     }
