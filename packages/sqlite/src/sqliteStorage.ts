@@ -453,6 +453,10 @@ class Connection {
 
   constructor(readonly db: Database.Database) {
     this.statements = prepareStatements(db);
+    // The full-chunk INSERTs are prepared with the connection (~1 ms): preparing them on the first
+    // bulk write cost that write about 1 µs per record of a 1,000-record burst.
+    this.rowsStatement(this.putDocStatements, BUFFER_CHUNK, PUT_DOC_SQL);
+    this.rowsStatement(this.addOutboxStatements, BUFFER_CHUNK, ADD_OUTBOX_SQL);
   }
 
   readonly buffer = new WriteBuffer();
