@@ -261,6 +261,43 @@ describe('outbox seqs', () => {
       await other.close();
     }
   });
+  it('marks and deletes an entry whose priority changed after it was read, in the same write', async () => {
+    const seq = await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'a', { v: 1 })));
+    await storage.write(async (tx) => {
+      const [entry] = await tx.listOutbox();
+      await tx.updateOutbox([{ ...entry!, priority: 'critical' }]);
+      await tx.markOutbox!([seq], 'inflight', { countAttempt: true });
+    });
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => [e.priority, e.status, e.attempts])).toEqual([['critical', 'inflight', 1]]);
+    await storage.write(async (tx) => {
+      const [entry] = await tx.listOutbox();
+      await tx.updateOutbox([{ ...entry!, priority: 'low' }]);
+      await tx.deleteOutbox([seq]);
+    });
+    expect(await storage.read((tx) => tx.listOutbox())).toEqual([]);
+  });
+
+  it('finds an entry by seq after a rolled-back write had moved it, alone or inside a group', async () => {
+    const seq = await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'a', { v: 1 })));
+    const moveThenFail = (priority: 'critical' | 'high') =>
+      storage.write(async (tx) => {
+        const [entry] = await tx.getOutboxForKeys('c', ['a']);
+        await tx.updateOutbox([{ ...entry!, priority }]);
+        expect((await tx.getOutboxForKeys('c', ['a']))[0]?.priority).toBe(priority); // read where it moved to
+        throw new Error('rolled back');
+      });
+    await expect(moveThenFail('critical')).rejects.toThrow('rolled back');
+    await storage.write((tx) => tx.markOutbox!([seq], 'inflight', { countAttempt: true }));
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => [e.priority, e.status])).toEqual([['normal', 'inflight']]);
+    // The same inside a group: the failing callback runs in a savepoint after another one.
+    const [ok, failed] = await Promise.allSettled([storage.write((tx) => tx.setMeta('x', 1)), moveThenFail('high')]);
+    expect([ok.status, failed.status]).toEqual(['fulfilled', 'rejected']);
+    await storage.write((tx) => tx.markOutbox!([seq], 'pending'));
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => [e.priority, e.status])).toEqual([['normal', 'pending']]);
+    await storage.write((tx) => tx.deleteOutbox([seq]));
+    expect(await storage.read((tx) => tx.listOutbox())).toEqual([]);
+  });
+
   it('marks and deletes entries by seq after another connection moved or removed them', async () => {
     const other = sqliteStorage({ filename: folder.file(), durability: 'normal' });
     await other.open();
