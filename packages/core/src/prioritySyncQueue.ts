@@ -160,11 +160,17 @@ export class PrioritySyncQueue {
       if (seen.has(id)) continue; // a later entry of a record already in this batch waits for the next one
       if (tryAdd(entry) && entry.txId) txIds.add(entry.txId);
     }
+    const waiting = new Set<string>();
     for (const txId of txIds) {
-      for (const member of await tx.listOutbox({ status: 'pending', txId })) {
+      const members = await tx.listOutbox({ status: 'pending', txId });
+      for (const member of members) {
         if (!batch.some((e) => e.seq === member.seq)) tryAdd(member);
       }
+      // A member whose record has an earlier entry in this batch or in flight cannot go now: the
+      // whole transaction waits for the next batch rather than travel in two.
+      if (members.some((member) => !batch.some((e) => e.seq === member.seq))) waiting.add(txId);
     }
+    if (waiting.size > 0) batch.splice(0, batch.length, ...batch.filter((e) => !e.txId || !waiting.has(e.txId)));
     batch.sort((a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.seq - b.seq);
     const inflight = batch.map((e) => ({ ...e, status: 'inflight' as const, attempts: e.attempts + 1 }));
     if (inflight.length > 0) {

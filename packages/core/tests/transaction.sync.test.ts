@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { createNexus, memoryStorage } from '@nexus-store/core';
+import { createNexus, memoryStorage, NetworkError, type RemoteBackend } from '@nexus-store/core';
 import { createMemoryRemote } from '@nexus-store/core/testing';
 import { ContactSchema, device, fakeClock, type Contact } from './helpers.js';
 
@@ -30,6 +30,48 @@ describe('transactions and auto-sync', () => {
     expect(txIds.size).toBe(1);
     expect([...txIds][0]).toEqual(expect.any(String));
     expect(remote.records().filter((r) => !r.deleted)).toHaveLength(6);
+    await nexus.close();
+  });
+
+  it("a transaction waits whole while one of its records has an earlier entry ahead of it, also one in flight", async () => {
+    const remote = createMemoryRemote();
+    let down = true;
+    let atServer: (() => void) | null = null;
+    const gated: RemoteBackend = {
+      pull: (c, l, o) => remote.pull(c, l, o),
+      async push(mutations, options) {
+        if (down) throw new NetworkError('NETWORK', 'offline');
+        if (atServer === null && mutations.some((m) => m.key === 'held')) await new Promise<void>((resolve) => (atServer = resolve));
+        return remote.push(mutations, options);
+      },
+    };
+    const nexus = await createNexus({ storage: memoryStorage(), remote: gated, batchSize: 10, autoSync: false });
+    const contacts = nexus.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id' });
+    // x's first entry was sent once (a failed push), so the transaction's write of x is a second entry.
+    await contacts.save({ id: 'x', name: 'x1' });
+    await expect(nexus.sync()).rejects.toMatchObject({ code: 'NETWORK' });
+    down = false;
+    await nexus.transaction((tx) => {
+      tx.store(contacts).save({ id: 'x', name: 'x2' });
+      tx.store(contacts).save({ id: 'y', name: 'y' });
+    });
+    // And a record in flight: while 'held' is at the server, a transaction writes it and z.
+    await contacts.save({ id: 'held', name: 'h1' });
+    const syncing = nexus.sync();
+    await vi.waitFor(() => expect(atServer).not.toBeNull());
+    await nexus.transaction((tx) => {
+      tx.store(contacts).save({ id: 'held', name: 'h2' });
+      tx.store(contacts).save({ id: 'z', name: 'z' });
+    });
+    atServer!();
+    await syncing;
+    await nexus.sync();
+    const batches = remote.pushes.map((b) => b.map((m) => `${m.key}:${(m.data as Contact).name}`));
+    for (const members of [['x:x2', 'y:y'], ['held:h2', 'z:z']]) {
+      expect(batches.filter((b) => members.some((m) => b.includes(m)))).toEqual([expect.arrayContaining(members)]);
+    }
+    expect(remote.get('contacts', 'x')?.data).toEqual({ id: 'x', name: 'x2' });
+    expect(remote.get('contacts', 'held')?.data).toEqual({ id: 'held', name: 'h2' });
     await nexus.close();
   });
 
