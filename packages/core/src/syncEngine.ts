@@ -204,17 +204,18 @@ export class SyncEngine {
           }
         } catch (error) {
           const failure = signal.aborted ? new NexusError('ABORTED', 'Sync was cancelled (offline or closing).', { cause: error }) : toNexusError(error);
-          sent = null;
-          const ahead = next.batch;
+          // Each batch is forgotten only once released, so that a failing release leaves it to the `finally` below.
+          await this.release(next.batch, null, 'unsent');
           next = null;
-          await this.release(ahead, null, 'unsent');
           const isolate = !failure.retryable && !STOP_CODES.has(failure.code);
           if (isolate && batch.length > 1 && limit > 1) {
             await this.release(batch, failure, 'undo');
+            sent = null;
             limit = Math.ceil(batch.length / 2);
             continue;
           }
           await this.release(batch, failure, isolate ? 'fail' : 'count');
+          sent = null;
           if (!isolate) throw failure;
           report.rejected += batch.length;
           limit = batchSize;
