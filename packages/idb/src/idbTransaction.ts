@@ -1,7 +1,8 @@
-import { InvalidArgumentError, PRIORITY_RANK } from '@nexus-store/core';
+import { InvalidArgumentError, PRIORITY_RANK, jsonEqual } from '@nexus-store/core';
 import type {
   DocChangeRef,
   NewOutboxEntry,
+  OutboxAck,
   OutboxEntry,
   OutboxFilter,
   OutboxStatus,
@@ -230,6 +231,46 @@ export class IdbWriteTransaction extends IdbReadTransaction<'readwrite'> impleme
       const store = this.pipeline(OUTBOX);
       if (entries.length > 0) this.outboxChanged = true;
       for (const entry of entries) store.put(toOutboxRecord(entry) satisfies OutboxRecord);
+    });
+  }
+
+  /**
+   * The core's fast path for acknowledged pushes (see `LocalStorage.ackOutbox`): three waves of
+   * parallel reads (the entries, their records' entry counts, the documents), then pipelined writes.
+   * The general path would read every outbox entry of the collection for a large batch.
+   */
+  ackOutbox(acks: readonly OutboxAck[]): Promise<number[]> {
+    return this.guard(async () => {
+      if (acks.length === 0) return [];
+      const outbox = this.store(OUTBOX);
+      const records = await allOrFirstError(acks.map((ack) => outbox.get(ack.seq)));
+      const candidates: { version: number; entry: OutboxEntry }[] = [];
+      acks.forEach((ack, i) => {
+        const record = records[i];
+        if (record?.status === 'inflight') candidates.push({ version: ack.version, entry: fromOutboxRecord(record) });
+      });
+      const byRecord = outbox.index('record');
+      const docStore = this.store(DOCS);
+      const [counts, found] = await Promise.all([
+        allOrFirstError(candidates.map(({ entry }) => byRecord.count([entry.collection, entry.key]))),
+        allOrFirstError(candidates.map(({ entry }) => docStore.get([entry.collection, entry.key]))),
+      ]);
+      const puts: StoredDoc[] = [];
+      const handled: number[] = [];
+      candidates.forEach(({ version, entry }, i) => {
+        const record = found[i];
+        if (counts[i] !== 1 || !record) return; // another entry of the record, or no document: the core decides
+        const doc = fromDocRecord(record);
+        const deleted = entry.op === 'delete';
+        // The document's own data when it still holds what was pushed (then stored once).
+        const data = deleted ? null : doc.data !== null && jsonEqual(entry.data, doc.data) ? doc.data : entry.data;
+        const server = version > (doc.server?.version ?? 0) ? { version, deleted, data, hlc: entry.hlc, fieldClocks: entry.fieldClocks } : doc.server;
+        puts.push({ ...doc, server, syncState: 'synced' });
+        handled.push(entry.seq);
+      });
+      await this.putDocs(puts);
+      await this.deleteOutbox(handled);
+      return handled;
     });
   }
 
