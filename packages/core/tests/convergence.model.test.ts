@@ -26,6 +26,8 @@ const step = (allowDelete: boolean) =>
     // A sync cancelled once the server applied its first push (the answer is dropped, as when the app goes offline).
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), client: fc.integer({ min: 0, max: 2 }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('retry' as const), client: fc.integer({ min: 0, max: 2 }) }) },
+    // Two records written in one nexus.transaction(): they must always travel in one push.
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('transaction' as const), client: fc.integer({ min: 0, max: 2 }), key: fc.integer({ min: 0, max: 3 }), field: fc.constantFrom('name', 'phone', 'email') }) },
   );
 
 const CLIENT_IDS = ['A', 'B', 'C'];
@@ -91,6 +93,13 @@ async function scenario(policy: ConflictPolicyName, steps: { kind: string; clien
       cancelling[s.client ?? 0] = null;
     } else if (s.kind === 'retry') {
       await c.nexus.retryAll();
+    } else if (s.kind === 'transaction') {
+      const other = `k${(s.key! + 1) % 4}`;
+      const values = await Promise.all([key, other].map(async (k) => ({ ...((await c.contacts.get(k)) ?? { id: k, name: 'new' }), [s.field!]: `${s.field}-${++counter}` })));
+      await c.nexus.transaction((tx) => {
+        for (const value of values) tx.store(c.contacts).save(value);
+      });
+      for (const value of values) latestLocal.set(`${CLIENT_IDS[s.client ?? 0]}:${value.id}`, canonical(value));
     } else {
       for (const clock of clocks) await clock.advance(s.ms!);
     }
@@ -117,6 +126,15 @@ function checkCommon({ server, clients, log }: Awaited<ReturnType<typeof scenari
       expect(await c.contacts.getAll()).toEqual(live);
     }),
   ).then(() => {
+    // A transaction's mutations always travel together: every push that carries one carries all.
+    const byTx = new Map<string, Set<string>>();
+    for (const p of log) for (const m of p.mutations) if (m.txId) (byTx.get(m.txId) ?? byTx.set(m.txId, new Set()).get(m.txId)!).add(m.mutationId);
+    for (const p of log) {
+      for (const txId of new Set(p.mutations.map((m) => m.txId).filter((t): t is string => !!t))) {
+        const carried = new Set(p.mutations.filter((m) => m.txId === txId).map((m) => m.mutationId));
+        expect(carried).toEqual(byTx.get(txId));
+      }
+    }
     // Exactly once: each mutation id took effect at most once, however often it was delivered.
     const ids = server.applied.map((m) => m.mutationId);
     expect(new Set(ids).size).toBe(ids.length);
