@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createNexus, memoryStorage, type ConflictPolicy, type Nexus, type NexusOptions, type RemoteBackend } from '@nexus-store/core';
+import { createNexus, memoryStorage, type ConflictPolicy, type LocalStorage, type Nexus, type NexusOptions, type RemoteBackend, type WriteTransaction } from '@nexus-store/core';
 import { createMemoryStorageState, type MemoryStorageState } from '@nexus-store/core/testing';
 
 export const ContactSchema = z.object({
@@ -49,13 +49,32 @@ export interface Device {
   state: MemoryStorageState;
 }
 
+/** A proxy of `target` whose properties in `overrides` are replaced (methods of the target stay bound to it). */
+export function overriding<O extends object>(target: O, overrides: Partial<Record<keyof O, unknown>>): O {
+  return new Proxy(target, {
+    get: (t, name) => {
+      if (Object.hasOwn(overrides, name)) return overrides[name as keyof O];
+      const value: unknown = Reflect.get(t, name, t);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value;
+    },
+  });
+}
+
+/** A memory storage without the optional fast paths (`markOutbox`, `ackOutbox`), like an adapter that lacks them. */
+export function withoutFastPaths(storage: LocalStorage): LocalStorage {
+  return overriding(storage, {
+    write: <T>(body: (tx: WriteTransaction) => Promise<T>) => storage.write((tx) => body(overriding(tx, { markOutbox: undefined, ackOutbox: undefined }))),
+  });
+}
+
 export async function device(
   remote: RemoteBackend | undefined,
-  options: Partial<NexusOptions> & { clientId?: string; conflict?: ConflictPolicy<Contact>; unique?: ('phone' | 'email')[]; state?: MemoryStorageState } = {},
+  options: Partial<NexusOptions> & { clientId?: string; conflict?: ConflictPolicy<Contact>; unique?: ('phone' | 'email')[]; state?: MemoryStorageState; fastPaths?: boolean } = {},
 ) {
   const state = options.state ?? createMemoryStorageState();
-  const { conflict, unique, state: _s, ...rest } = options;
-  const nexus = await createNexus({ storage: memoryStorage({ state }), remote, ...rest });
+  const { conflict, unique, state: _s, fastPaths = true, ...rest } = options;
+  const storage = memoryStorage({ state });
+  const nexus = await createNexus({ storage: fastPaths ? storage : withoutFastPaths(storage), remote, ...rest });
   const contacts = nexus.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id', conflict, unique, indexes: ['status', 'score'] });
   return { nexus, contacts, state };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
 import { AuthError, createManualConnectivity, createNexus, memoryStorage, NetworkError, StorageError, type LocalStorage, type MutationResult, type OutboxAck, type RemoteBackend, type SyncStatus, type WriteTransaction } from '@nexus-store/core';
 import { createFaultyRemote, createMemoryRemote, createMemoryStorageState } from '@nexus-store/core/testing';
-import { ContactSchema, device, fakeClock, type Contact } from './helpers.js';
+import { ContactSchema, device, fakeClock, overriding, type Contact } from './helpers.js';
 
 const createMemoryRemoteDevice = (remote: ReturnType<typeof createMemoryRemote>, state: Awaited<ReturnType<typeof device>>['state']) => device(remote, { state });
 
@@ -473,14 +473,6 @@ describe('sync engine', () => {
       }
       return tx.ackOutbox!(acks);
     };
-    const overriding = <O extends object>(target: O, overrides: Partial<O>): O =>
-      new Proxy(target, {
-        get: (t, name) => {
-          if (Object.hasOwn(overrides, name)) return overrides[name as keyof O];
-          const value: unknown = Reflect.get(t, name, t);
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value;
-        },
-      });
     const storage = overriding<LocalStorage>(inner, {
       write: <T>(body: (tx: WriteTransaction) => Promise<T>) => inner.write((tx) => body(overriding(tx, { ackOutbox: (acks: readonly OutboxAck[]) => failingAck(tx, acks) }))),
     });
