@@ -56,8 +56,7 @@ export type { Nexus, NexusOptions, AutoSyncOptions, Logger, SyncPhase, SyncStatu
 export type { Store, StoreOptions, Query, WhereClause, OrderBy, KeyField, SchemaLike } from './store.js';
 export { toMutation } from './syncEngine.js';
 export { recordJson } from './recordJson.js';
-/** Structural equality of JSON values (key order does not matter); for adapters, e.g. to store a record's data once. */
-export { jsonEqual } from './util.js';
+export { serverStateAfterAck } from './prioritySyncQueue.js';
 export type { SyncReport, SyncProgress } from './syncEngine.js';
 export type { ConflictPolicy, ConflictPolicyName, ConflictResolver, ConflictResolution, ConflictContext } from './conflict/conflictPolicy.js';
 export { systemClock } from './clock.js';

@@ -13,7 +13,7 @@ import type {
 } from './localStorage.js';
 import { applyQuery, matchesWhere } from './query.js';
 import { PRIORITY_RANK, type RecordData } from './remoteBackend.js';
-import { jsonEqual } from './util.js';
+import { serverStateAfterAck } from './prioritySyncQueue.js';
 
 /** The durable state of a memory storage; pass the same one to a new `memoryStorage()` to "reopen" it. */
 export interface MemoryStorageState {
@@ -175,11 +175,8 @@ class MemoryTransaction implements WriteTransaction {
       if ((await this.getOutboxForKeys(entry.collection, [entry.key])).some((e) => e.seq !== seq)) continue;
       const [doc] = await this.getDocs(entry.collection, [entry.key]);
       if (!doc) continue;
-      const deleted = entry.op === 'delete';
-      // The document's own data when it still holds what was pushed (then stored once).
-      const data = deleted ? null : doc.data !== null && jsonEqual(entry.data, doc.data) ? doc.data : clone(entry.data);
-      const server = version > (doc.server?.version ?? 0) ? { version, deleted, data, hlc: entry.hlc, fieldClocks: clone(entry.fieldClocks) } : doc.server;
-      await this.putDocs([{ ...doc, server, syncState: 'synced' }]);
+      // putDocs stores a copy, so the entry's objects are not shared with the stored document.
+      await this.putDocs([{ ...doc, server: serverStateAfterAck(doc, entry, version), syncState: 'synced' }]);
       this.outboxWrites.set(seq, null);
       handled.push(seq);
     }

@@ -1,5 +1,6 @@
-import type { NewOutboxEntry, OutboxEntry, SyncState, WriteTransaction } from './localStorage.js';
+import type { NewOutboxEntry, OutboxEntry, ServerState, StoredDoc, SyncState, WriteTransaction } from './localStorage.js';
 import { PRIORITY_RANK, type SyncPriority } from './remoteBackend.js';
+import { jsonEqual } from './util.js';
 
 /** A local write on its way into the outbox. */
 export type LocalWrite = Pick<OutboxEntry, 'collection' | 'key' | 'op' | 'data' | 'changedFields' | 'baseVersion' | 'hlc' | 'fieldClocks' | 'priority' | 'txId'>;
@@ -11,6 +12,18 @@ export function higherPriority(a: SyncPriority, b: SyncPriority): SyncPriority {
 function unionFields(a: string[] | null, b: string[] | null): string[] | null {
   if (a === null || b === null) return null;
   return [...new Set([...a, ...b])].sort();
+}
+
+/**
+ * A document's server state once the server applied `entry` at `version`: the pushed write, or the
+ * state it has when that is newer. When the document still holds what was pushed, the state shares
+ * the document's data object (a storage can then keep it once). For adapters implementing `ackOutbox`.
+ */
+export function serverStateAfterAck(doc: StoredDoc, entry: Pick<OutboxEntry, 'op' | 'data' | 'hlc' | 'fieldClocks'>, version: number): ServerState | null {
+  if (version <= (doc.server?.version ?? 0)) return doc.server;
+  const deleted = entry.op === 'delete';
+  const data = deleted ? null : doc.data !== null && jsonEqual(entry.data, doc.data) ? doc.data : entry.data;
+  return { version, deleted, data, hlc: entry.hlc, fieldClocks: entry.fieldClocks };
 }
 
 /** A record's sync state follows from its outbox entries. */

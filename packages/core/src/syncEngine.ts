@@ -3,7 +3,7 @@ import { CursorExpiredError, NexusError, toNexusError } from './errors.js';
 import { compareHlc, expandFieldClocks, type HybridLogicalClock } from './hlc.js';
 import type { DocChangeRef, LocalStorage, OutboxAck, OutboxEntry, ServerState, StoredDoc, WriteTransaction } from './localStorage.js';
 import { outboxOf } from './localWriter.js';
-import { deriveSyncState, higherPriority, type PrioritySyncQueue } from './prioritySyncQueue.js';
+import { deriveSyncState, higherPriority, serverStateAfterAck, type PrioritySyncQueue } from './prioritySyncQueue.js';
 import type { Mutation, MutationResult, PullResult, RecordData, RemoteBackend, ServerChange, ServerRecord } from './remoteBackend.js';
 import { groupBy, jsonEqual } from './util.js';
 
@@ -393,10 +393,7 @@ export class SyncEngine {
     const rebased = later.filter((e) => e.status !== 'conflict' && e.baseVersion < version).map((e) => ({ ...e, baseVersion: version }));
     if (rebased.length > 0) await tx.updateOutbox(rebased);
     if (!doc) return false;
-    const known = doc.server?.version ?? 0;
-    // When the document still holds what was pushed, its server state shares that object (storage can then keep it once).
-    const pushed = entry.op === 'delete' ? null : doc.data !== null && jsonEqual(entry.data, doc.data) ? doc.data : entry.data;
-    const server: ServerState | null = version > known ? { version, deleted: entry.op === 'delete', data: pushed, hlc: entry.hlc, fieldClocks: entry.fieldClocks } : doc.server;
+    const server = serverStateAfterAck(doc, entry, version);
     const rest = later.map((e) => rebased.find((r) => r.seq === e.seq) ?? e);
     acked.docs.push({ ...doc, server, syncState: deriveSyncState(rest) });
     return true;

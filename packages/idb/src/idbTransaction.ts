@@ -1,4 +1,4 @@
-import { InvalidArgumentError, PRIORITY_RANK, jsonEqual } from '@nexus-store/core';
+import { InvalidArgumentError, PRIORITY_RANK, serverStateAfterAck } from '@nexus-store/core';
 import type {
   DocChangeRef,
   NewOutboxEntry,
@@ -261,11 +261,7 @@ export class IdbWriteTransaction extends IdbReadTransaction<'readwrite'> impleme
         const record = found[i];
         if (counts[i] !== 1 || !record) return; // another entry of the record, or no document: the core decides
         const doc = fromDocRecord(record);
-        const deleted = entry.op === 'delete';
-        // The document's own data when it still holds what was pushed (then stored once).
-        const data = deleted ? null : doc.data !== null && jsonEqual(entry.data, doc.data) ? doc.data : entry.data;
-        const server = version > (doc.server?.version ?? 0) ? { version, deleted, data, hlc: entry.hlc, fieldClocks: entry.fieldClocks } : doc.server;
-        puts.push({ ...doc, server, syncState: 'synced' });
+        puts.push({ ...doc, server: serverStateAfterAck(doc, entry, version), syncState: 'synced' });
         handled.push(entry.seq);
       });
       await this.putDocs(puts);
