@@ -175,13 +175,11 @@ export class PrioritySyncQueue {
     }
     const waiting = new Set<string>();
     for (const txId of txIds) {
-      const members = await tx.listOutbox({ status: 'pending', txId });
-      for (const member of members) {
-        if (!batch.some((e) => e.seq === member.seq)) tryAdd(member);
+      for (const member of await tx.listOutbox({ status: 'pending', txId })) {
+        // A member whose record has an earlier entry in this batch or in flight cannot go now: the
+        // whole transaction waits for the next batch rather than travel in two.
+        if (!batch.some((e) => e.seq === member.seq) && !tryAdd(member)) waiting.add(txId);
       }
-      // A member whose record has an earlier entry in this batch or in flight cannot go now: the
-      // whole transaction waits for the next batch rather than travel in two.
-      if (members.some((member) => !batch.some((e) => e.seq === member.seq))) waiting.add(txId);
     }
     if (waiting.size > 0) batch.splice(0, batch.length, ...batch.filter((e) => !e.txId || !waiting.has(e.txId)));
     batch.sort((a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.seq - b.seq);

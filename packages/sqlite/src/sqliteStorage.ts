@@ -333,6 +333,13 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+/** Deletes outbox rows by rowid in one statement, keeping the highest deleted seq (see nx_outbox_seq). */
+function deleteRows(s: Statements, rowids: readonly number[]): void {
+  let highest = 0;
+  for (const { seq } of s.deleteOutbox.all(JSON.stringify(rowids))) if (seq > highest) highest = seq;
+  if (highest > 0) s.rememberDeletedSeq.run(highest);
+}
+
 /** Appends the column values of a document, in DOC_COLUMNS order. */
 function pushDocValues(params: SqlValue[], doc: StoredDoc): void {
   params.push(
@@ -820,11 +827,8 @@ class SqliteTransaction implements WriteTransaction {
 
   deleteOutbox(seqs: readonly number[]): Promise<void> {
     return this.runFlushedWrite((s) => {
-      if (seqs.length === 0) return;
       // One statement for the whole list (an entry's rowid is one of four, by priority).
-      let highest = 0;
-      for (const { seq } of s.deleteOutbox.all(JSON.stringify(seqs.flatMap(rowidsOf)))) if (seq > highest) highest = seq;
-      if (highest > 0) s.rememberDeletedSeq.run(highest);
+      if (seqs.length > 0) deleteRows(s, seqs.flatMap(rowidsOf));
     });
   }
 
@@ -840,9 +844,7 @@ class SqliteTransaction implements WriteTransaction {
         docs.push([collection, key, version > known ? ackedServer(op, version, same === 1, data, hlc, fieldClocks) : null]);
       }
       s.ackDocs.run(JSON.stringify(docs));
-      let highest = 0;
-      for (const { seq } of s.deleteOutbox.all(JSON.stringify(ids))) if (seq > highest) highest = seq;
-      if (highest > 0) s.rememberDeletedSeq.run(highest);
+      deleteRows(s, ids);
       return rows.map((row) => row[1]);
     });
   }
