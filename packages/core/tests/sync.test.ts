@@ -1,10 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
-import { AuthError, createManualConnectivity, createNexus, memoryStorage, NetworkError, StorageError, type LocalStorage, type MutationResult, type OutboxAck, type RemoteBackend, type SyncStatus, type WriteTransaction } from '@nexus-store/core';
+import { AuthError, createManualConnectivity, createNexus, memoryStorage, NetworkError, StorageError, type LocalStorage, type MutationResult, type Nexus, type OutboxAck, type RemoteBackend, type SyncStatus, type WriteTransaction } from '@nexus-store/core';
 import { createFaultyRemote, createMemoryRemote, createMemoryStorageState } from '@nexus-store/core/testing';
 import { ContactSchema, device, fakeClock, overriding, type Contact } from './helpers.js';
 
 const createMemoryRemoteDevice = (remote: ReturnType<typeof createMemoryRemote>, state: Awaited<ReturnType<typeof device>>['state']) => device(remote, { state });
+
+/** Like httpRemote when the app goes offline: the server applies the push, but the caller stops waiting when aborted. */
+const applyingButSilent = (remote: ReturnType<typeof createMemoryRemote>): RemoteBackend => ({
+  pull: remote.pull,
+  push: (mutations, options) =>
+    new Promise<never>((_resolve, reject) => {
+      void remote.push(mutations);
+      options?.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+    }),
+});
+
+/** Starts a sync, cancels it once its push is at the server, and checks that it ends ABORTED. */
+async function cancelledSync(nexus: Nexus): Promise<void> {
+  const controller = new AbortController();
+  const run = nexus.sync({ signal: controller.signal });
+  await new Promise((r) => setTimeout(r, 5));
+  controller.abort();
+  await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
+}
 
 describe('sync engine', () => {
   it('pushes local writes, pulls them on another device, and does not echo its own writes', async () => {
@@ -411,22 +430,9 @@ describe('sync engine', () => {
 
   it('sync({ signal }) aborts the run; the entries go back to pending and a later sync delivers them once', async () => {
     const remote = createMemoryRemote();
-    const slow = {
-      pull: remote.pull,
-      // Like httpRemote: the server applies the push, but the caller stops waiting when aborted.
-      push: (m: Parameters<typeof remote.push>[0], options?: { signal?: AbortSignal }) =>
-        new Promise<Awaited<ReturnType<typeof remote.push>>>((_resolve, reject) => {
-          void remote.push(m);
-          options?.signal?.addEventListener('abort', () => reject(new Error('aborted')));
-        }),
-    };
-    const a = await device(slow);
+    const a = await device(applyingButSilent(remote));
     await a.contacts.save({ id: '1', name: 'A' });
-    const controller = new AbortController();
-    const run = a.nexus.sync({ signal: controller.signal });
-    await new Promise((r) => setTimeout(r, 5));
-    controller.abort();
-    await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
+    await cancelledSync(a.nexus);
     expect((await a.nexus.pending()).map((p) => p.status)).toEqual(['pending']);
     const again = await createMemoryRemoteDevice(remote, a.state);
     await again.nexus.sync();
@@ -437,21 +443,9 @@ describe('sync engine', () => {
 
   it('a write after a push was cancelled once the server had it reaches the server (it does not join the sent entry)', async () => {
     const remote = createMemoryRemote();
-    const slow = {
-      pull: remote.pull,
-      push: (m: Parameters<typeof remote.push>[0], options?: { signal?: AbortSignal }) =>
-        new Promise<Awaited<ReturnType<typeof remote.push>>>((_resolve, reject) => {
-          void remote.push(m); // the server applies it; the answer never comes back
-          options?.signal?.addEventListener('abort', () => reject(new Error('aborted')));
-        }),
-    };
-    const a = await device(slow);
+    const a = await device(applyingButSilent(remote));
     await a.contacts.save({ id: '1', name: 'A' });
-    const controller = new AbortController();
-    const run = a.nexus.sync({ signal: controller.signal });
-    await new Promise((r) => setTimeout(r, 5));
-    controller.abort();
-    await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
+    await cancelledSync(a.nexus);
     await a.contacts.save({ id: '1', name: 'B' });
     const again = await createMemoryRemoteDevice(remote, a.state);
     await again.nexus.sync();
