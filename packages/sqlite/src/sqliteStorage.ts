@@ -321,7 +321,7 @@ function prepareStatements(db: Database.Database) {
     /** Before a document row goes: its entries become docless, so that they can still be found. */
     markDocless: db.prepare<[string, string]>(
       `UPDATE nx_outbox SET docless = 1 WHERE id IN (
-         SELECT j.value + r.column1 * ${SEQ_SLOT} FROM nx_docs d, json_each(d.outbox) j, (VALUES (0), (1), (2), (3)) r WHERE d.collection = ? AND d.key = ?)`,
+         SELECT o.id FROM nx_docs d, json_each(d.outbox) j, nx_outbox o WHERE d.collection = ? AND d.key = ? AND ${ROWID_OF_SEQ('o.id', 'j.value')})`,
     ),
     countOutbox: db.prepare<[], { status: OutboxStatus; n: number }>('SELECT status, count(*) AS n FROM nx_outbox GROUP BY status'),
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM nx_meta WHERE key = ?'),
