@@ -61,10 +61,9 @@ export class LocalWriter {
     const found = await tx.getDocs(collection, keys);
     const docs = new Map<string, StoredDoc | undefined>(keys.map((key, i) => [key, found[i]]));
     const current = await outboxOf(tx, collection, docs);
-    const touched =
-      current.length === 0 && keys.length === group.length
-        ? await this.applyFresh(tx, group, docs, txId)
-        : await this.applyInOrder(tx, group, docs, groupBy(current, (e) => e.key), txId);
+    // Every key once (so found[i] is group[i]'s document) and no entries to coalesce with.
+    if (current.length === 0 && keys.length === group.length) return this.applyFresh(tx, group, found, txId);
+    const touched = await this.applyInOrder(tx, group, docs, groupBy(current, (e) => e.key), txId);
     const puts = [...touched.values()].filter((d): d is StoredDoc => d !== null);
     const removed = [...touched].filter(([, d]) => d === null).map(([key]) => key);
     if (puts.length > 0) await tx.putDocs(puts);
@@ -75,18 +74,24 @@ export class LocalWriter {
   /**
    * The common case of a bulk write: every record once, none with outbox entries (new or synced
    * records). Each write becomes one new entry; the entries are added without waiting for one
-   * another, in the order of `group`.
+   * another, in the order of `group`. The documents written are also the change refs returned.
    */
-  private async applyFresh(tx: WriteTransaction, group: readonly WriteOp[], docs: ReadonlyMap<string, StoredDoc | undefined>, txId: string | null): Promise<Map<string, StoredDoc | null>> {
+  private async applyFresh(tx: WriteTransaction, group: readonly WriteOp[], found: readonly (StoredDoc | undefined)[], txId: string | null): Promise<DocChangeRef[]> {
     const writes: LocalWrite[] = [];
-    for (const op of group) {
-      const write = this.localWrite(op, docs.get(op.key), txId);
-      if (write) writes.push(write);
+    const prevs: (StoredDoc | undefined)[] = [];
+    for (let i = 0; i < group.length; i++) {
+      const write = this.localWrite(group[i]!, found[i], txId);
+      if (!write) continue;
+      writes.push(write);
+      prevs.push(found[i]);
     }
-    const added = await this.queue.addAll(tx, writes);
-    const touched = new Map<string, StoredDoc | null>();
-    for (let i = 0; i < writes.length; i++) touched.set(writes[i]!.key, docAfter(writes[i]!, docs.get(writes[i]!.key), [added[i]!]));
-    return touched;
+    if (writes.length === 0) return [];
+    await this.queue.addAll(tx, writes);
+    // Each document has exactly its new pending entry: it is 'pending'.
+    const puts: StoredDoc[] = new Array(writes.length);
+    for (let i = 0; i < writes.length; i++) puts[i] = docAfter(writes[i]!, prevs[i], 'pending');
+    await tx.putDocs(puts);
+    return puts;
   }
 
   /** Any mix of writes: one after the other, each seeing the entries the ones before left. */
@@ -126,7 +131,7 @@ export class LocalWriter {
     const write = this.localWrite(op, prev, txId);
     if (!write) return undefined;
     const next = await this.queue.enqueue(tx, entries, write);
-    return { doc: docAfter(write, prev, next), entries: next };
+    return { doc: docAfter(write, prev, deriveSyncState(next)), entries: next };
   }
 
   /** The outbox write of `op` on top of `prev`, with a new clock; undefined when it changes nothing. */
@@ -163,8 +168,8 @@ export class LocalWriter {
   }
 }
 
-/** The document after `write`, given the record's outbox entries afterwards. */
-function docAfter(write: LocalWrite, prev: StoredDoc | undefined, entries: readonly OutboxEntry[]): StoredDoc {
+/** The document after `write`, with the sync state its outbox entries afterwards give it. */
+function docAfter(write: LocalWrite, prev: StoredDoc | undefined, syncState: StoredDoc['syncState']): StoredDoc {
   return {
     collection: write.collection,
     key: write.key,
@@ -172,7 +177,7 @@ function docAfter(write: LocalWrite, prev: StoredDoc | undefined, entries: reado
     deleted: write.op === 'delete',
     hlc: write.hlc,
     fieldClocks: write.fieldClocks,
-    syncState: deriveSyncState(entries),
+    syncState,
     server: prev?.server ?? null,
   };
 }

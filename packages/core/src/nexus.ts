@@ -196,10 +196,13 @@ class NexusImpl implements Nexus, StoreHost {
     this.retryOptions = resolveRetryOptions(options.retry);
     const auto = options.autoSync;
     this.autoSync = auto ? { intervalMs: 0, onWrite: true, debounceMs: 50, live: true, ...(auto === true ? {} : auto) } : null;
-    // Tabs or processes sharing one database share the client id and may tick the same HLC value,
-    // so each Nexus instance adds its own session tag to keep mutation ids unique.
-    const session = randomId(random).slice(0, 8);
-    const newMutationId = () => `${this.clientId}.${session}.${this.hlc.tick()}`;
+    // A mutation id is unique per client (the server dedups by clientId and mutationId): a random
+    // session tag of this Nexus instance (60 random bits: tabs and processes sharing one database
+    // share the client id, and a restart must not reuse an id) and a counter. Short ids keep outbox
+    // rows, request bodies and the server's dedup index small.
+    const session = randomId(random);
+    let counter = 0;
+    const newMutationId = () => `${session}.${(counter++).toString(36)}`;
     this.queue = new PrioritySyncQueue(newMutationId, clock.now);
     this.writer = new LocalWriter(this.queue, hlc);
     this.statusSubject = new BehaviorSubject<SyncStatus>({
@@ -322,11 +325,15 @@ class NexusImpl implements Nexus, StoreHost {
     return store;
   }
 
-  async writeLocal(ops: readonly WriteOp[], txId: string | null): Promise<void> {
-    this.assertOpen();
-    if (ops.length === 0) return;
+  writeLocal(ops: readonly WriteOp[], txId: string | null): Promise<void> {
+    try {
+      this.assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (ops.length === 0) return Promise.resolve();
     if (txId === null) return this.joinWrite(ops);
-    this.afterWrite(await this.storage.write((tx) => this.writer.apply(tx, ops, txId)));
+    return this.storage.write((tx) => this.writer.apply(tx, ops, txId)).then((changes) => this.afterWrite(changes));
   }
 
   /**

@@ -109,12 +109,14 @@ export class PrioritySyncQueue {
    * of records that have no entries (nothing to coalesce with).
    */
   async addAll(tx: WriteTransaction, writes: readonly LocalWrite[]): Promise<OutboxEntry[]> {
-    const entries = writes.map((write) => this.newEntry(write));
+    const createdAt = this.now();
+    const entries = writes.map((write) => this.newEntry(write, createdAt));
     const seqs = await Promise.all(entries.map((entry) => tx.addOutbox(entry)));
-    return entries.map((entry, i) => Object.assign(entry, { seq: seqs[i]! }));
+    for (let i = 0; i < entries.length; i++) (entries[i] as OutboxEntry).seq = seqs[i]!;
+    return entries as OutboxEntry[];
   }
 
-  private newEntry(write: LocalWrite): NewOutboxEntry {
+  private newEntry(write: LocalWrite, createdAt: number): NewOutboxEntry {
     return {
       mutationId: this.newMutationId(),
       collection: write.collection,
@@ -131,7 +133,7 @@ export class PrioritySyncQueue {
       attempts: 0,
       lastError: null,
       conflict: null,
-      createdAt: this.now(),
+      createdAt,
     };
   }
 

@@ -428,6 +428,21 @@ describe('sync engine', () => {
     expect(remote.records().map((r) => r.key).sort()).toEqual(['a', 'b']);
   });
 
+  it('a reopened database does not reuse a mutation id, even on a clock that stands still', async () => {
+    const clock = fakeClock();
+    const remote = createMemoryRemote();
+    const first = await device(remote, { clock });
+    await first.contacts.save({ id: 'a', name: 'before the restart' });
+    await first.nexus.close();
+    const second = await device(remote, { clock, state: first.state });
+    await second.contacts.save({ id: 'b', name: 'after the restart' });
+    const ids = (await second.nexus.pending()).map((p) => p.id);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    await second.nexus.sync();
+    expect(remote.records().map((r) => r.key).sort()).toEqual(['a', 'b']);
+  });
+
   it('sync({ signal }) aborts the run; the entries go back to pending and a later sync delivers them once', async () => {
     const remote = createMemoryRemote();
     const a = await device(applyingButSilent(remote));

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { ROWID_OF_SEQ } from './outboxRowid.js';
 
 /** `PRAGMA application_id` of every nexus-store database: "NXS1". */
 export const APPLICATION_ID = 0x4e585331;
@@ -76,6 +77,23 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       UPDATE nx_outbox SET docless = 1 WHERE NOT EXISTS (SELECT 1 FROM nx_docs d WHERE d.collection = nx_outbox.collection AND d.key = nx_outbox.key);
       DROP INDEX nx_outbox_by_doc;
       CREATE INDEX nx_outbox_docless ON nx_outbox (collection, key) WHERE docless = 1;
+    `);
+  },
+  // 4: an upsert entry whose data is its document's data stores NULL data (`op = 'upsert' AND data IS
+  // NULL`) instead of a second copy: a bulk write then writes ~40% fewer bytes. Before a document's
+  // data changes or its row goes, these triggers copy the old data into the entries that share it.
+  // Older libraries would read such an entry as having no data, so the version bump makes them
+  // refuse the file.
+  (db) => {
+    const shareOldData = `UPDATE nx_outbox SET data = old.data WHERE op = 'upsert' AND data IS NULL AND id IN (
+        SELECT o.id FROM json_each(old.outbox) j, nx_outbox o WHERE ${ROWID_OF_SEQ('o.id', 'j.value')})`;
+    db.exec(`
+      CREATE TRIGGER nx_docs_data_changes BEFORE UPDATE OF data ON nx_docs
+        WHEN old.outbox IS NOT NULL AND new.data IS NOT old.data
+        BEGIN ${shareOldData}; END;
+      CREATE TRIGGER nx_docs_row_goes BEFORE DELETE ON nx_docs
+        WHEN old.outbox IS NOT NULL
+        BEGIN ${shareOldData}; END;
     `);
   },
 ];

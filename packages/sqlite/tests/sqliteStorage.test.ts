@@ -609,6 +609,84 @@ describe('finding outbox entries by document (schema 3)', () => {
   });
 });
 
+// Schema 4: the first entry of a fresh write shares its document's data (stored as NULL). These
+// tests check that every read sees the data, and that every change of the document row keeps it.
+
+/** A fresh write of `keys` as the core makes it: a pending document and an entry with the same data object. */
+async function freshWrite(keys: string[], version = 1): Promise<number[]> {
+  return storage.write(async (tx) => {
+    const docs = keys.map((key) => doc('c', key, { id: key, version }, { syncState: 'pending' }));
+    const seqs: number[] = [];
+    for (const d of docs) seqs.push(await tx.addOutbox(outboxEntry('c', d.key, d.data)));
+    await tx.putDocs(docs);
+    return seqs;
+  });
+}
+
+/** How many outbox rows store no data of their own (read on a second connection). */
+function sharedEntries(): number {
+  const raw = new Database(folder.file(), { readonly: true });
+  try {
+    return (raw.prepare("SELECT count(*) AS n FROM nx_outbox WHERE op = 'upsert' AND data IS NULL").get() as { n: number }).n;
+  } finally {
+    raw.close();
+  }
+}
+
+describe('entries that share their document\'s data (schema 4)', () => {
+  it('a fresh write stores its data once, and every outbox read returns it', async () => {
+    const seqs = await freshWrite(['a', 'b', 'c']);
+    expect(sharedEntries()).toBe(3);
+    const expected = ['a', 'b', 'c'].map((key, i) => ({ seq: seqs[i], key, data: { id: key, version: 1 } }));
+    const [listed, forKeys, forKey, pending] = await storage.read(async (tx) => [await tx.listOutbox(), await tx.getOutboxForKeys('c', ['a', 'b', 'c']), await tx.getOutboxForKeys('c', ['b']), await tx.listOutbox({ status: 'pending', limit: 2 })] as const);
+    expect(listed).toMatchObject(expected);
+    expect(forKeys).toMatchObject(expected);
+    expect(forKey).toMatchObject([expected[1]]);
+    expect(pending).toMatchObject(expected.slice(0, 2));
+  });
+
+  it('an entry keeps its data when its document gets other data, is deleted, or its row is removed', async () => {
+    const [a, b, c, d] = await freshWrite(['a', 'b', 'c', 'd']);
+    await storage.write(async (tx) => {
+      await tx.putDocs([doc('c', 'a', { id: 'a', version: 2 }, { syncState: 'pending' })]);
+      await tx.putDocs([doc('c', 'b', null, { syncState: 'pending' })]);
+      await tx.removeDocs('c', ['c']);
+      await tx.putDocs([doc('c', 'd', { id: 'd', version: 1 }, { syncState: 'failed' })]); // same data: nothing to copy
+    });
+    expect(sharedEntries()).toBe(1);
+    const entries = await storage.read((tx) => tx.listOutbox());
+    expect(entries.map((e) => [e.seq, e.data])).toEqual([
+      [a, { id: 'a', version: 1 }],
+      [b, { id: 'b', version: 1 }],
+      [c, { id: 'c', version: 1 }],
+      [d, { id: 'd', version: 1 }],
+    ]);
+    expect(await seqsOf('c', ['c'])).toEqual([['c', c]]);
+  });
+
+  it('a second fresh write of the same records in a later transaction leaves the first entries their own data', async () => {
+    const first = await freshWrite(['a', 'b']);
+    await storage.write((tx) => tx.markOutbox!(first, 'inflight', { countAttempt: true }));
+    const second = await freshWrite(['a', 'b'], 2);
+    const entries = await storage.read((tx) => tx.getOutboxForKeys('c', ['a', 'b']));
+    expect(entries.map((e) => [e.seq, e.data])).toEqual([
+      [first[0], { id: 'a', version: 1 }],
+      [first[1], { id: 'b', version: 1 }],
+      [second[0], { id: 'a', version: 2 }],
+      [second[1], { id: 'b', version: 2 }],
+    ]);
+  });
+
+  it('an acknowledged shared entry gives its document the server state of that data', async () => {
+    const [a] = await freshWrite(['a']);
+    await storage.write((tx) => tx.markOutbox!([a!], 'inflight', { countAttempt: true }));
+    expect(await storage.write((tx) => tx.ackOutbox!([{ seq: a!, version: 7 }]))).toEqual([a]);
+    const [stored] = await storage.read((tx) => tx.getDocs('c', ['a']));
+    expect(stored).toMatchObject({ syncState: 'synced', data: { id: 'a', version: 1 }, server: { version: 7, deleted: false, data: { id: 'a', version: 1 } } });
+    expect(await storage.read((tx) => tx.listOutbox())).toEqual([]);
+  });
+});
+
 describe('migration from schema 2', () => {
   it('lists each document\'s entries on its row, flags entries without a document, and drops the by-document index', async () => {
     await storage.close();
@@ -661,7 +739,7 @@ describe('migration from schema 2', () => {
     expect(indexes).toEqual(['nx_outbox_by_tx', 'nx_outbox_docless']);
     expect(docless).toEqual([2]);
     expect(version).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(3);
+    expect(SCHEMA_VERSION).toBe(4);
     storage = sqliteStorage({ filename: folder.file() });
     await storage.open();
   });

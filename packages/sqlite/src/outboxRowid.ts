@@ -1,0 +1,10 @@
+/** Outbox rowids: priority rank * SEQ_SLOT + seq (seqs stay far below 2^44). */
+export const SEQ_SLOT = 2 ** 44;
+
+/** The rowid an entry with this seq has under each of the four priority ranks. */
+export function rowidsOf(seq: number): [number, number, number, number] {
+  return [seq, SEQ_SLOT + seq, 2 * SEQ_SLOT + seq, 3 * SEQ_SLOT + seq];
+}
+
+/** SQL: `rowid` is the rowid of the entry with seq `seq` (one of four, by priority). */
+export const ROWID_OF_SEQ = (rowid: string, seq: string) => `${rowid} IN (${seq}, ${seq} + ${SEQ_SLOT}, ${seq} + ${2 * SEQ_SLOT}, ${seq} + ${3 * SEQ_SLOT})`;
