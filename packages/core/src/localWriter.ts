@@ -74,16 +74,19 @@ export class LocalWriter {
   /**
    * The common case of a bulk write: every record once, none with outbox entries (new or synced
    * records). Each write becomes one new entry; the entries are added without waiting for one
-   * another, in the order of `group`. The documents written are also the change refs returned.
+   * another, in the order of `group`.
    */
   private async applyFresh(tx: WriteTransaction, group: readonly WriteOp[], found: readonly (StoredDoc | undefined)[], txId: string | null): Promise<DocChangeRef[]> {
     const writes: LocalWrite[] = [];
     const prevs: (StoredDoc | undefined)[] = [];
+    // The ops themselves serve as change refs (they have collection and key): nothing more to keep alive.
+    const refs: DocChangeRef[] = [];
     for (let i = 0; i < group.length; i++) {
       const write = this.localWrite(group[i]!, found[i], txId);
       if (!write) continue;
       writes.push(write);
       prevs.push(found[i]);
+      refs.push(group[i]!);
     }
     if (writes.length === 0) return [];
     await this.queue.addAll(tx, writes);
@@ -91,7 +94,7 @@ export class LocalWriter {
     const puts: StoredDoc[] = new Array(writes.length);
     for (let i = 0; i < writes.length; i++) puts[i] = docAfter(writes[i]!, prevs[i], 'pending');
     await tx.putDocs(puts);
-    return puts;
+    return refs;
   }
 
   /** Any mix of writes: one after the other, each seeing the entries the ones before left. */

@@ -5,10 +5,11 @@ import type { RecordData } from './remoteBackend.js';
  * once (to normalise it into plain JSON); adapters that store JSON ask `recordJson` instead of
  * encoding the same object again for its document and its outbox entry.
  *
- * The text rides on the decoded copy under a non-enumerable symbol (invisible to JSON, spread,
+ * The text rides on the data object under a non-enumerable symbol (invisible to JSON, spread,
  * structured clone and equality checks; a WeakMap cost the garbage collector more). Only objects
- * the core created itself carry it, and the core never changes a record's data in place, so the
- * text always matches its object.
+ * the core created itself (its copies, or a flat record the schema made anew) carry it; the core
+ * never changes a record's data in place, and hands it to the storage before the caller can change
+ * the returned value, so the text matches its object for as long as the core uses it.
  */
 const JSON_TEXT = Symbol('nexus-store.json');
 
@@ -55,11 +56,49 @@ function plainCopy(value: unknown): unknown {
   }
 }
 
-/** Encodes `value` as JSON and returns the decoded copy, remembering its text for `recordJson`. */
-export function normalizeRecord(value: unknown): RecordData {
+/**
+ * True when `value` is an extensible object of Object.prototype (or none) whose fields are all
+ * strings, finite numbers other than -0, booleans or null: JSON keeps it exactly, and it holds no
+ * object of anyone.
+ */
+function isFlatPlain(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.isExtensible(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) return false;
+    if (key === '__proto__' || key === 'toJSON') return false;
+    const field = (value as Record<string, unknown>)[key];
+    switch (typeof field) {
+      case 'string':
+      case 'boolean':
+        continue;
+      case 'number':
+        if (Number.isFinite(field) && !Object.is(field, -0)) continue;
+        return false;
+      default:
+        if (field === null) continue;
+        return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Encodes `value` as JSON and returns data equal to its decoding, remembering the text for
+ * `recordJson`. That is a copy of `value`, except for a flat record the schema made anew (not the
+ * caller's `source` object itself): it shares nothing with the caller, so it is kept as it is and
+ * the copy is saved (a tenth of a bulk write's time).
+ */
+export function normalizeRecord(value: unknown, source?: unknown): RecordData {
   const json = JSON.stringify(value);
-  const copy = plainCopy(value);
-  const data = (copy === NOT_PLAIN ? JSON.parse(json) : copy) as RecordData;
+  let data: RecordData;
+  if (source !== undefined && value !== source && isFlatPlain(value)) {
+    data = value as RecordData;
+  } else {
+    const copy = plainCopy(value);
+    data = (copy === NOT_PLAIN ? JSON.parse(json) : copy) as RecordData;
+  }
   Object.defineProperty(data, JSON_TEXT, { value: json });
   return data;
 }

@@ -134,7 +134,7 @@ export class CollectionCodec<T, ID extends string | number> {
 
   upsert(item: T, priority: SyncPriority): { op: WriteOp; value: T } {
     const value = this.validate(item);
-    const data = normalizeRecord(value);
+    const data = normalizeRecord(value, item);
     return { op: { type: 'upsert', collection: this.name, key: this.keyOf(value), data, priority }, value };
   }
 

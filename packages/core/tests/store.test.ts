@@ -174,6 +174,31 @@ describe('Store<T, ID>', () => {
     await nexus.close();
   });
 
+  it('stores a record as it was when save() was called, whatever the caller changes afterwards', async () => {
+    const nexus = await createNexus({ storage: memoryStorage() });
+    const flat = nexus.store<{ id: string; n: number }, string>('flat', { schema: z.object({ id: z.string(), n: z.number() }), key: 'id' });
+    const nested = nexus.store<{ id: string; meta: { n: number } }, string>('nested', { schema: z.object({ id: z.string(), meta: z.any() }), key: 'id' });
+    const whole = nexus.store<{ id: string; n: number }, string>('whole', { schema: z.custom<{ id: string; n: number }>((v) => typeof v === 'object' && v !== null), key: 'id' });
+    const frozen = nexus.store<{ id: string; n: number }, string>('frozen', { schema: z.object({ id: z.string(), n: z.number() }).readonly(), key: 'id' });
+    const a = { id: 'a', n: 1 };
+    const b = { id: 'b', meta: { n: 1 } };
+    const c = { id: 'c', n: 1 };
+    const saved = Promise.all([flat.save(a), nested.save(b), whole.save(c), frozen.save({ id: 'd', n: 1 })]);
+    // Changed before the write ran: the schema's output shares the nested object with b, and is c itself.
+    a.n = 2;
+    b.meta.n = 2;
+    c.n = 2;
+    const [returned] = await saved;
+    returned.n = 3;
+    expect(await flat.get('a')).toEqual({ id: 'a', n: 1 });
+    expect(await nested.get('b')).toEqual({ id: 'b', meta: { n: 1 } });
+    expect(await whole.get('c')).toEqual({ id: 'c', n: 1 });
+    expect(await frozen.get('d')).toEqual({ id: 'd', n: 1 });
+    await flat.save({ id: 'a', n: 4 });
+    expect(await flat.get('a')).toEqual({ id: 'a', n: 4 });
+    await nexus.close();
+  });
+
   it('survives close and reopen with documents and outbox intact, and refuses use after close', async () => {
     const state = createMemoryStorageState();
     const first = await device(undefined, { state });
