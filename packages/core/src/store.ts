@@ -134,8 +134,12 @@ export class CollectionCodec<T, ID extends string | number> {
 
   upsert(item: T, priority: SyncPriority): { op: WriteOp; value: T } {
     const value = this.validate(item);
-    const data = normalizeRecord(value, item);
-    return { op: { type: 'upsert', collection: this.name, key: this.keyOf(value), data, priority }, value };
+    return { op: this.upsertOf(value, item, priority), value };
+  }
+
+  /** The write of a validated `value` (the schema's output for `item`). */
+  upsertOf(value: T, item: unknown, priority: SyncPriority): WriteOp {
+    return { type: 'upsert', collection: this.name, key: this.keyOf(value), data: normalizeRecord(value, item), priority };
   }
 
   remove(id: ID, priority: SyncPriority): WriteOp {
@@ -265,9 +269,14 @@ export class StoreImpl<T, ID extends string | number> implements Store<T, ID> {
     this.host.assertOpen();
     if (!Array.isArray(items)) throw new InvalidArgumentError(`saveAll on "${this.name}" takes an array of items.`);
     const p = assertPriority(priority);
-    const staged = items.map((item) => this.codec.upsert(item, p));
-    await this.host.writeLocal(staged.map((s) => s.op), null);
-    return staged.map((s) => s.value);
+    const values: T[] = new Array(items.length);
+    const ops: WriteOp[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      values[i] = this.codec.validate(items[i]!);
+      ops[i] = this.codec.upsertOf(values[i]!, items[i], p);
+    }
+    await this.host.writeLocal(ops, null);
+    return values;
   }
 
   async delete(id: ID, priority: SyncPriority = 'normal'): Promise<void> {
