@@ -67,17 +67,21 @@ interface StorageContext {
   remove: () => void;
 }
 
-/** The storage calls one save makes (read the doc and its outbox entries, add an entry, put the doc, set the clock), by hand. */
+/**
+ * The storage calls a save of new records makes, by hand: read the documents (none found, so no
+ * outbox read), add the entries without awaiting each, put the documents (the same data object as
+ * their entries, as the core passes it). The core persists its clock at most once a second, so no
+ * metadata write.
+ */
 async function writeLikeSave(tx: WriteTransaction, list: readonly Item[]): Promise<void> {
-  const keys = list.map((it) => it.id);
-  await tx.getDocs('items', keys);
-  await tx.getOutboxForKeys('items', keys);
-  for (const it of list) {
-    const hlc = `0000000000001:0000:${it.id}`;
-    await tx.addOutbox({ mutationId: it.id, collection: 'items', key: it.id, op: 'upsert', data: it, changedFields: null, baseVersion: 0, hlc, fieldClocks: null, priority: 'normal', txId: null, status: 'pending', attempts: 0, lastError: null, conflict: null, createdAt: 0 });
-  }
-  await tx.putDocs(list.map((it) => ({ collection: 'items', key: it.id, data: it, deleted: false, hlc: '0000000000001:0000:x', fieldClocks: null, syncState: 'pending' as const, server: null })));
-  await tx.setMeta('hlc', '0000000000001:0000:x');
+  await tx.getDocs('items', list.map((it) => it.id));
+  const hlc = '0000000000001:0000:abcdefgh12345678';
+  await Promise.all(
+    list.map((it) =>
+      tx.addOutbox({ mutationId: `abcdefgh12345678.${it.id}`, collection: 'items', key: it.id, op: 'upsert', data: it, changedFields: null, baseVersion: 0, hlc, fieldClocks: null, priority: 'normal', txId: null, status: 'pending', attempts: 0, lastError: null, conflict: null, createdAt: 0 }),
+    ),
+  );
+  await tx.putDocs(list.map((it) => ({ collection: 'items', key: it.id, data: it, deleted: false, hlc, fieldClocks: null, syncState: 'pending' as const, server: null })));
 }
 
 const storageSubject = (run: (context: StorageContext) => Promise<void>): Subject<StorageContext> => ({

@@ -171,6 +171,7 @@ type AckRow = [
   op: OutboxEntry['op'],
   hlc: string,
   fieldClocks: string | null,
+  /** The entry's data; null when it is the document's (`same`). */
   data: string | null,
   same: number,
   known: number,
@@ -340,7 +341,7 @@ function prepareStatements(db: Database.Database) {
     ackCandidates: db
       .prepare<[string], AckRow>(
         `WITH a AS (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS version FROM json_each(?))
-         SELECT e.id, e.seq, e.collection, e.key, e.op, e.hlc, e.field_clocks, ${entryData('e', 'd')} AS data, (${entryData('e', 'd')} IS d.data AND d.deleted = 0) AS same,
+         SELECT e.id, e.seq, e.collection, e.key, e.op, e.hlc, e.field_clocks, CASE WHEN ${entryData('e', 'd')} IS d.data AND d.deleted = 0 THEN NULL ELSE ${entryData('e', 'd')} END AS data, (${entryData('e', 'd')} IS d.data AND d.deleted = 0) AS same,
            ifnull(json_extract(d.server, '$.version'), 0) AS known, a.version
          FROM a JOIN nx_outbox e ON ${ROWID_OF_SEQ('e.id', 'a.seq')}
          JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
@@ -349,12 +350,11 @@ function prepareStatements(db: Database.Database) {
            AND NOT EXISTS (SELECT 1 FROM nx_outbox o WHERE o.docless = 1 AND o.collection = e.collection AND o.key = e.key AND o.seq <> e.seq)`,
       )
       .raw(true),
-    /** Acknowledged documents: synced, no entries, and their new server state when one is given. */
-    ackDocs: db.prepare<[string]>(
-      `UPDATE nx_docs SET sync_state = 'synced', outbox = NULL, server = coalesce(u.server, nx_docs.server)
-       FROM (SELECT json_extract(value, '$[0]') AS collection, json_extract(value, '$[1]') AS key, json_extract(value, '$[2]') AS server FROM json_each(?)) AS u
-       WHERE nx_docs.collection = u.collection AND nx_docs.key = u.key`,
-    ),
+    /**
+     * An acknowledged document: synced, no entries, and its new server state when one is given. One
+     * run per document: ~1.5 ms less per 1,000 than one statement over a JSON list of them.
+     */
+    ackDoc: db.prepare<[string | null, string, string]>(`UPDATE nx_docs SET sync_state = 'synced', outbox = NULL, server = coalesce(?, server) WHERE collection = ? AND key = ?`),
     /** Before a document row goes: its entries become docless, so that they can still be found. */
     markDocless: db.prepare<[string, string]>(
       `UPDATE nx_outbox SET docless = 1 WHERE id IN (
@@ -915,12 +915,10 @@ class SqliteTransaction implements WriteTransaction {
       const rows = s.ackCandidates.all(JSON.stringify(acks.map((a) => [a.seq, a.version])));
       if (rows.length === 0) return [];
       const ids: number[] = [];
-      const docs: [string, string, string | null][] = [];
       for (const [id, , collection, key, op, hlc, fieldClocks, data, same, known, version] of rows) {
         ids.push(id);
-        docs.push([collection, key, version > known ? ackedServer(op, version, same === 1, data, hlc, fieldClocks) : null]);
+        s.ackDoc.run(version > known ? ackedServer(op, version, same === 1, data, hlc, fieldClocks) : null, collection, key);
       }
-      s.ackDocs.run(JSON.stringify(docs));
       deleteRows(s, ids);
       return rows.map((row) => row[1]);
     });
