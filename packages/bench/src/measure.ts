@@ -7,6 +7,11 @@ export interface Row {
   opsPerSec: number | null;
   /** The raw better-sqlite3 row of the same scenario, for the ratio column. */
   baseline?: number | null;
+  /**
+   * The ratio to the baseline when it was measured in pairs (see `compare`); otherwise the table
+   * divides the two medians.
+   */
+  ratio?: number;
   /** The ratio the project aims for against the baseline, e.g. 0.7. */
   target?: number;
   note?: string;
@@ -49,12 +54,26 @@ export interface Subject<C> {
   teardown?: (context: C) => Promise<void> | void;
 }
 
+export interface Compared {
+  /** Each subject's median rate, in order. */
+  rates: number[];
+  /**
+   * Each subject's median, over the rounds, of its rate divided by the first subject's rate in the
+   * same round: a ratio of subjects measured seconds apart, which the machine's drift over a run
+   * (its speed changed by a third within some runs) moves far less than a ratio of two medians.
+   */
+  ratios: number[];
+}
+
+const median = (list: readonly number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
+
 /**
  * Measures several subjects doing the same `ops` operations, alternating them repeat by repeat so
- * that a noisy machine slows each of them alike; returns each subject's median rate, in order.
- * With more than one repeat, a first warm-up round is run and not counted.
+ * that a noisy machine slows each of them alike; returns each subject's median rate and its paired
+ * ratio to the first subject (the baseline). With more than one repeat, a first warm-up round is
+ * run and not counted.
  */
-export async function compare(ops: number, repeats: number, subjects: readonly Subject<any>[]): Promise<number[]> {
+export async function compare(ops: number, repeats: number, subjects: readonly Subject<any>[]): Promise<Compared> {
   const rates: number[][] = subjects.map(() => []);
   // With several repeats, one extra first round warms the JIT up and is dropped.
   const rounds = repeats > 1 ? repeats + 1 : repeats;
@@ -64,7 +83,7 @@ export async function compare(ops: number, repeats: number, subjects: readonly S
       if (rounds === repeats || i > 0) rates[index]!.push(opsPerSec);
     }
   }
-  return rates.map((list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!);
+  return { rates: rates.map(median), ratios: rates.map((list) => median(list.map((rate, round) => rate / rates[0]![round]!))) };
 }
 
 function formatRate(value: number | null): string {
@@ -77,9 +96,10 @@ function formatRate(value: number | null): string {
 export function formatTable(rows: readonly Row[]): string {
   const lines = ['| scenario | implementation | ops/s | vs raw better-sqlite3 | target | note |', '|---|---|---:|---:|---:|---|'];
   for (const row of rows) {
-    const ratio = row.opsPerSec !== null && row.baseline ? `${(row.opsPerSec / row.baseline).toFixed(2)}x` : '';
+    const value = row.opsPerSec !== null && row.baseline ? (row.ratio ?? row.opsPerSec / row.baseline) : null;
+    const ratio = value === null ? '' : `${value.toFixed(2)}x`;
     const target = row.target === undefined ? '' : `>= ${row.target.toFixed(2)}x`;
-    const verdict = row.target !== undefined && row.opsPerSec !== null && row.baseline ? (row.opsPerSec / row.baseline >= row.target ? ' ok' : ' MISSED') : '';
+    const verdict = row.target !== undefined && value !== null ? (value >= row.target ? ' ok' : ' MISSED') : '';
     lines.push(`| ${row.scenario} | ${row.subject} | ${formatRate(row.opsPerSec)} | ${ratio} | ${target}${verdict} | ${row.note ?? ''} |`);
   }
   return lines.join('\n');

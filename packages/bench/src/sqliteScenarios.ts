@@ -104,6 +104,8 @@ const STORAGE_SUBJECT = "sqliteStorage write() only (the storage calls of a save
 export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void): Promise<Row[]> {
   const rows: Row[] = [];
   const r = sizes.repeats;
+  // The group-commit and saveAll runs take tens of milliseconds each: three times the repeats.
+  const short = r * 3;
 
   // 1. Awaited single save: one transaction each.
   {
@@ -112,7 +114,10 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
     const saveEach = async ({ store }: NexusContext) => {
       for (const it of data) await store.save(it);
     };
-    const [raw, rawTuned, storage, nexus, indexed] = await compare(sizes.single, r, [
+    const {
+      rates: [raw, rawTuned, storage, nexus, indexed],
+      ratios,
+    } = await compare(sizes.single, r, [
       rawSubject((db) => data.forEach((it) => db.saveOne(it))),
       rawSubject((db) => data.forEach((it) => db.saveOne(it)), 'NORMAL', 10_000),
       storageSubject(async ({ storage }) => {
@@ -123,16 +128,19 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
     ]);
     const scenario = 'awaited single save (synchronous=NORMAL)';
     rows.push({ scenario, subject: 'raw better-sqlite3, 1 transaction per save', opsPerSec: raw!, baseline: raw! });
-    rows.push({ scenario, subject: 'raw better-sqlite3 + wal_autocheckpoint=10000 (as the adapter)', opsPerSec: rawTuned!, baseline: raw!, note: 'for reference' });
-    rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, note: 'adapter alone' });
-    rows.push({ scenario, subject: "nexus-store store.save() (sqlite, durability 'normal')", opsPerSec: nexus!, baseline: raw!, target: 0.7 });
-    rows.push({ scenario, subject: "nexus-store store.save(), with indexes: ['city']", opsPerSec: indexed!, baseline: raw!, note: 'one more B-tree per save than raw' });
+    rows.push({ scenario, subject: 'raw better-sqlite3 + wal_autocheckpoint=10000 (as the adapter)', opsPerSec: rawTuned!, baseline: raw!, ratio: ratios[1], note: 'for reference' });
+    rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, ratio: ratios[2], note: 'adapter alone' });
+    rows.push({ scenario, subject: "nexus-store store.save() (sqlite, durability 'normal')", opsPerSec: nexus!, baseline: raw!, ratio: ratios[3], target: 0.7 });
+    rows.push({ scenario, subject: "nexus-store store.save(), with indexes: ['city']", opsPerSec: indexed!, baseline: raw!, ratio: ratios[4], note: 'one more B-tree per save than raw' });
   }
   {
     const n = Math.max(10, Math.floor(sizes.single / 10));
     const data = items(n);
     log(`awaited single save x ${n}, synchronous=FULL`);
-    const [raw, nexus] = await compare(n, r, [
+    const {
+      rates: [raw, nexus],
+      ratios,
+    } = await compare(n, r, [
       rawSubject((db) => data.forEach((it) => db.saveOne(it)), 'FULL'),
       nexusSubject(async ({ store }) => {
         for (const it of data) await store.save(it);
@@ -140,7 +148,7 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
     ]);
     const scenario = 'awaited single save (synchronous=FULL)';
     rows.push({ scenario, subject: 'raw better-sqlite3, 1 transaction per save', opsPerSec: raw!, baseline: raw! });
-    rows.push({ scenario, subject: "nexus-store store.save() (sqlite, durability 'full', the default)", opsPerSec: nexus!, baseline: raw! });
+    rows.push({ scenario, subject: "nexus-store store.save() (sqlite, durability 'full', the default)", opsPerSec: nexus!, baseline: raw!, ratio: ratios[1] });
   }
 
   // 2. Unawaited saves issued in one tick (group commit) vs one raw transaction.
@@ -150,7 +158,10 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
     const saveUnawaited = async ({ store }: NexusContext) => {
       await Promise.all(data.map((it) => store.save(it)));
     };
-    const [raw, storage, nexus, indexed] = await compare(sizes.burst, r, [
+    const {
+      rates: [raw, storage, nexus, indexed],
+      ratios,
+    } = await compare(sizes.burst, short, [
       rawSubject((db) => db.saveMany(data)),
       storageSubject(async ({ storage }) => {
         await Promise.all(data.map((it) => storage.write((tx) => writeLikeSave(tx, [it]))));
@@ -160,9 +171,9 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
     ]);
     const scenario = `${fmt(sizes.burst)} unawaited save() (group commit)`;
     rows.push({ scenario, subject: 'raw better-sqlite3, all in 1 transaction', opsPerSec: raw!, baseline: raw! });
-    rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, note: 'adapter alone' });
-    rows.push({ scenario, subject: "nexus-store store.save() x N (durability 'normal')", opsPerSec: nexus!, baseline: raw!, target: 0.6 });
-    rows.push({ scenario, subject: "nexus-store store.save() x N, with indexes: ['city']", opsPerSec: indexed!, baseline: raw!, note: 'one more B-tree per save than raw' });
+    rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, ratio: ratios[1], note: 'adapter alone' });
+    rows.push({ scenario, subject: "nexus-store store.save() x N (durability 'normal')", opsPerSec: nexus!, baseline: raw!, ratio: ratios[2], target: 0.6 });
+    rows.push({ scenario, subject: "nexus-store store.save() x N, with indexes: ['city']", opsPerSec: indexed!, baseline: raw!, ratio: ratios[3], note: 'one more B-tree per save than raw' });
   }
 
   // 3. saveAll of many records vs one raw transaction.
@@ -172,7 +183,10 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
     const saveAll = async ({ store }: NexusContext) => {
       await store.saveAll(data);
     };
-    const [raw, storage, nexus, indexed] = await compare(sizes.bulk, r, [
+    const {
+      rates: [raw, storage, nexus, indexed],
+      ratios,
+    } = await compare(sizes.bulk, short, [
       rawSubject((db) => db.saveMany(data)),
       storageSubject(async ({ storage }) => {
         await storage.write((tx) => writeLikeSave(tx, data));
@@ -182,9 +196,9 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
     ]);
     const scenario = `saveAll of ${fmt(sizes.bulk)} records`;
     rows.push({ scenario, subject: 'raw better-sqlite3, all in 1 transaction', opsPerSec: raw!, baseline: raw! });
-    rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, note: 'adapter alone' });
-    rows.push({ scenario, subject: "nexus-store store.saveAll() (durability 'normal')", opsPerSec: nexus!, baseline: raw!, target: 0.6 });
-    rows.push({ scenario, subject: "nexus-store store.saveAll(), with indexes: ['city']", opsPerSec: indexed!, baseline: raw!, note: 'one more B-tree per record than raw' });
+    rows.push({ scenario, subject: STORAGE_SUBJECT, opsPerSec: storage!, baseline: raw!, ratio: ratios[1], note: 'adapter alone' });
+    rows.push({ scenario, subject: "nexus-store store.saveAll() (durability 'normal')", opsPerSec: nexus!, baseline: raw!, ratio: ratios[2], target: 0.6 });
+    rows.push({ scenario, subject: "nexus-store store.saveAll(), with indexes: ['city']", opsPerSec: indexed!, baseline: raw!, ratio: ratios[3], note: 'one more B-tree per record than raw' });
   }
 
   // 4. getAll with an indexed equality filter over the dataset (ops = queries, each returning dataset / CITIES rows).
@@ -203,7 +217,10 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
       throw new Error(`query benchmark: nexus returned ${got.length} rows, raw ${expected.length}`);
     }
     log(`${sizes.queries} indexed queries`);
-    const [rawRate, nexusRate] = await compare(sizes.queries, r, [
+    const {
+      rates: [rawRate, nexusRate],
+      ratios,
+    } = await compare(sizes.queries, r, [
       { setup: () => raw, run: (db: FreshRaw) => cities.forEach((c) => db.byCity(c)) },
       {
         setup: () => nexus,
@@ -216,7 +233,7 @@ export async function sqliteRows(sizes: BenchSizes, log: (line: string) => void)
     await closeNexus(nexus);
     const scenario = `getAll where indexed field = value over ${fmt(sizes.dataset)} records (${expected.length} rows each)`;
     rows.push({ scenario, subject: 'raw better-sqlite3, json_extract expression index', opsPerSec: rawRate!, baseline: rawRate! });
-    rows.push({ scenario, subject: "nexus-store store.getAll({ where }) with indexes: ['city']", opsPerSec: nexusRate!, baseline: rawRate!, target: 0.5 });
+    rows.push({ scenario, subject: "nexus-store store.getAll({ where }) with indexes: ['city']", opsPerSec: nexusRate!, baseline: rawRate!, ratio: ratios[1], target: 0.5 });
   }
 
   // 5. Sync: push every pending record to an in-process remote (ops = records).

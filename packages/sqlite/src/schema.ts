@@ -79,21 +79,24 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
       CREATE INDEX nx_outbox_docless ON nx_outbox (collection, key) WHERE docless = 1;
     `);
   },
-  // 4: an upsert entry whose data is its document's data stores NULL data (`op = 'upsert' AND data IS
-  // NULL`) instead of a second copy: a bulk write then writes ~40% fewer bytes. Before a document's
-  // data changes or its row goes, these triggers copy the old data into the entries that share it.
-  // Older libraries would read such an entry as having no data, so the version bump makes them
-  // refuse the file.
+  // 4: the first entry of a fresh write shares its document's data and clock instead of storing a
+  // second copy: NULL data (`op = 'upsert' AND data IS NULL`) and an empty hlc. A bulk write then
+  // writes ~40% fewer bytes. Before a document's data or clock changes or its row goes, these
+  // triggers copy the old values into the entries that share them. Older libraries would read such
+  // an entry as having no data, so the version bump makes them refuse the file.
   (db) => {
-    const shareOldData = `UPDATE nx_outbox SET data = old.data WHERE op = 'upsert' AND data IS NULL AND id IN (
+    const copyShared = `UPDATE nx_outbox SET
+        data = CASE WHEN op = 'upsert' AND data IS NULL THEN old.data ELSE data END,
+        hlc = CASE WHEN hlc = '' THEN old.hlc ELSE hlc END
+      WHERE ((op = 'upsert' AND data IS NULL) OR hlc = '') AND id IN (
         SELECT o.id FROM json_each(old.outbox) j, nx_outbox o WHERE ${ROWID_OF_SEQ('o.id', 'j.value')})`;
     db.exec(`
-      CREATE TRIGGER nx_docs_data_changes BEFORE UPDATE OF data ON nx_docs
-        WHEN old.outbox IS NOT NULL AND new.data IS NOT old.data
-        BEGIN ${shareOldData}; END;
+      CREATE TRIGGER nx_docs_shared_changes BEFORE UPDATE OF data, hlc ON nx_docs
+        WHEN old.outbox IS NOT NULL AND (new.data IS NOT old.data OR new.hlc IS NOT old.hlc)
+        BEGIN ${copyShared}; END;
       CREATE TRIGGER nx_docs_row_goes BEFORE DELETE ON nx_docs
         WHEN old.outbox IS NOT NULL
-        BEGIN ${shareOldData}; END;
+        BEGIN ${copyShared}; END;
     `);
   },
 ];

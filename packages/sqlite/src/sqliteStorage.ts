@@ -100,10 +100,16 @@ const entryData = (o: string, d?: string) =>
     ? `coalesce(${o}.data, CASE WHEN ${o}.op = 'upsert' THEN ${d}.data END)`
     : `CASE WHEN ${o}.data IS NULL AND ${o}.op = 'upsert' THEN (SELECT dd.data FROM nx_docs dd WHERE dd.collection = ${o}.collection AND dd.key = ${o}.key) ELSE ${o}.data END`;
 
+/** SQL: the hlc of outbox entry `o`. An empty one is its document's (schema 4). */
+const entryHlc = (o: string, d?: string) =>
+  d
+    ? `CASE WHEN ${o}.hlc = '' THEN ${d}.hlc ELSE ${o}.hlc END`
+    : `CASE WHEN ${o}.hlc = '' THEN (SELECT dd.hlc FROM nx_docs dd WHERE dd.collection = ${o}.collection AND dd.key = ${o}.key) ELSE ${o}.hlc END`;
+
 /** SQL: the OUTBOX_COLUMNS of entry `o`, as OutboxRow. */
 const outboxSelect = (o: string, d?: string) =>
   OUTBOX_COLUMNS.split(', ')
-    .map((c) => (c === 'data' ? entryData(o, d) : `${o}.${c}`))
+    .map((c) => (c === 'data' ? entryData(o, d) : c === 'hlc' ? entryHlc(o, d) : `${o}.${c}`))
     .join(', ');
 
 /**
@@ -257,24 +263,27 @@ const ADD_OUTBOX_SQL = (rows: number) => `INSERT INTO nx_outbox (id, ${OUTBOX_CO
 
 /*
  * The rows of a fresh write (a new or synced record saved once: a pending document with no field
- * clocks and no server state, and its first entry, which shares the document's data) bind only
+ * clocks and no server state, and its first entry, which shares the document's data and hlc) bind only
  * what varies: the other columns are literals. Each bound value costs better-sqlite3 a conversion;
  * measured, a bulk write of such rows is ~15% faster with 5 and 8 values per row than with 9 and 19.
  */
 const FRESH_DOC_ROW = "(?, ?, ?, 0, ?, NULL, 'pending', NULL, ?)";
 const PUT_FRESH_DOC_SQL = (rows: number) => PUT_DOC_SQL(rows).replace(rowsOf(DOC_COLUMNS.split(',').length + 1, rows), Array(rows).fill(FRESH_DOC_ROW).join(', '));
-const FRESH_ENTRY_ROW = "(?, ?, ?, ?, ?, 'pending', NULL, ?, 'upsert', NULL, NULL, 0, ?, NULL, 0, NULL, NULL, ?, 0)";
+/** The fresh documents of keys this write transaction read and found missing: plain INSERT, no upsert (~5% faster). */
+const INSERT_FRESH_DOC_SQL = (rows: number) => `INSERT INTO nx_docs (${DOC_COLUMNS}, outbox) VALUES ${Array(rows).fill(FRESH_DOC_ROW).join(', ')}`;
+const FRESH_ENTRY_ROW = "(?, ?, ?, ?, ?, 'pending', NULL, ?, 'upsert', NULL, NULL, 0, '', NULL, 0, NULL, NULL, ?, 0)";
 const ADD_FRESH_OUTBOX_SQL = (rows: number) => `INSERT INTO nx_outbox (id, ${OUTBOX_COLUMNS}, docless) VALUES ${Array(rows).fill(FRESH_ENTRY_ROW).join(', ')}`;
 
 function isFreshDoc(doc: StoredDoc): boolean {
   return !doc.deleted && doc.data !== null && doc.syncState === 'pending' && doc.fieldClocks === null && doc.server === null;
 }
 
-/** A first entry of a fresh write: its data is `doc`'s (the same object, so the same JSON). */
+/** A first entry of a fresh write: its data and clock are `doc`'s (the same object, so the same JSON). */
 function isFreshEntry(entry: NewOutboxEntry, doc: StoredDoc): boolean {
   return (
     entry.op === 'upsert' &&
     entry.data === doc.data &&
+    entry.hlc === doc.hlc &&
     entry.status === 'pending' &&
     entry.attempts === 0 &&
     entry.txId === null &&
@@ -341,7 +350,7 @@ function prepareStatements(db: Database.Database) {
     ackCandidates: db
       .prepare<[string], AckRow>(
         `WITH a AS (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS version FROM json_each(?))
-         SELECT e.id, e.seq, e.collection, e.key, e.op, e.hlc, e.field_clocks, CASE WHEN ${entryData('e', 'd')} IS d.data AND d.deleted = 0 THEN NULL ELSE ${entryData('e', 'd')} END AS data, (${entryData('e', 'd')} IS d.data AND d.deleted = 0) AS same,
+         SELECT e.id, e.seq, e.collection, e.key, e.op, ${entryHlc('e', 'd')}, e.field_clocks, CASE WHEN ${entryData('e', 'd')} IS d.data AND d.deleted = 0 THEN NULL ELSE ${entryData('e', 'd')} END AS data, (${entryData('e', 'd')} IS d.data AND d.deleted = 0) AS same,
            ifnull(json_extract(d.server, '$.version'), 0) AS known, a.version
          FROM a JOIN nx_outbox e ON ${ROWID_OF_SEQ('e.id', 'a.seq')}
          JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
@@ -398,9 +407,9 @@ interface RowForm<T> {
   sql: (rows: number) => string;
 }
 
-/** The general form of a row, and a cheaper one for the rows it can take (see FRESH_DOC_ROW). */
+/** The general form of a row, and cheaper ones for the rows they can take, the cheapest first (see FRESH_DOC_ROW). */
 interface RowWriter<T> extends RowForm<T> {
-  fresh?: RowForm<T> & { is: (index: number) => boolean };
+  cheaper: (RowForm<T> & { takes: (index: number) => boolean })[];
 }
 
 /** A new outbox entry waiting in the write buffer, with its seq. */
@@ -514,6 +523,7 @@ class Connection {
     this.putDocStatements[BUFFER_CHUNK] = db.prepare(PUT_DOC_SQL(BUFFER_CHUNK));
     this.addOutboxStatements[BUFFER_CHUNK] = db.prepare(ADD_OUTBOX_SQL(BUFFER_CHUNK));
     this.putFreshDocStatements[BUFFER_CHUNK] = db.prepare(PUT_FRESH_DOC_SQL(BUFFER_CHUNK));
+    this.insertFreshDocStatements[BUFFER_CHUNK] = db.prepare(INSERT_FRESH_DOC_SQL(BUFFER_CHUNK));
     this.addFreshOutboxStatements[BUFFER_CHUNK] = db.prepare(ADD_FRESH_OUTBOX_SQL(BUFFER_CHUNK));
   }
 
@@ -536,25 +546,27 @@ class Connection {
       pushEntryValues(params, entry);
       params.push(docless[i] ? 1 : 0);
     };
-    const docRows: RowWriter<StoredDoc> = { values: docValues, statements: this.putDocStatements, sql: PUT_DOC_SQL };
-    const entryRows: RowWriter<BufferedEntry> = { values: entryValues, statements: this.addOutboxStatements, sql: ADD_OUTBOX_SQL };
+    const docRows: RowWriter<StoredDoc> = { values: docValues, statements: this.putDocStatements, sql: PUT_DOC_SQL, cheaper: [] };
+    const entryRows: RowWriter<BufferedEntry> = { values: entryValues, statements: this.addOutboxStatements, sql: ADD_OUTBOX_SQL, cheaper: [] };
     if (aligned) {
       // Entry i belongs to document i, and they go in chunks of the same size, the document first: an
       // entry that shares its document's data (stored as NULL) is never written before that data.
       const fresh = docs.map((doc, i) => isFreshDoc(doc) && isFreshEntry(outbox[i]!.entry, doc));
-      docRows.fresh = {
-        is: (i) => fresh[i]!,
-        values: (params, doc, i) => params.push(doc.collection, doc.key, recordJson(doc.data!), doc.hlc, lists[i]!),
-        statements: this.putFreshDocStatements,
-        sql: PUT_FRESH_DOC_SQL,
-      };
-      entryRows.fresh = {
-        is: (i) => fresh[i]!,
-        values: (params, { seq, entry }) => params.push(PRIORITY_RANK[entry.priority] * SEQ_SLOT + seq, seq, entry.collection, entry.key, PRIORITY_RANK[entry.priority], entry.mutationId, entry.hlc, entry.createdAt),
+      const freshDocValues = (params: SqlValue[], doc: StoredDoc, i: number) => params.push(doc.collection, doc.key, recordJson(doc.data!), doc.hlc, lists[i]!);
+      const absent = docs.map((doc) => this.absentDocs.has(`${doc.collection}\u0000${doc.key}`));
+      docRows.cheaper.push(
+        { takes: (i) => fresh[i]! && absent[i]!, values: freshDocValues, statements: this.insertFreshDocStatements, sql: INSERT_FRESH_DOC_SQL },
+        { takes: (i) => fresh[i]!, values: freshDocValues, statements: this.putFreshDocStatements, sql: PUT_FRESH_DOC_SQL },
+      );
+      entryRows.cheaper.push({
+        takes: (i) => fresh[i]!,
+        values: (params, { seq, entry }) => params.push(PRIORITY_RANK[entry.priority] * SEQ_SLOT + seq, seq, entry.collection, entry.key, PRIORITY_RANK[entry.priority], entry.mutationId, entry.createdAt),
         statements: this.addFreshOutboxStatements,
         sql: ADD_FRESH_OUTBOX_SQL,
-      };
+      });
     }
+    // Every document written here exists from now on (or may: a savepoint may undo it).
+    if (this.absentDocs.size > 0) for (const doc of docs) this.absentDocs.delete(`${doc.collection}\u0000${doc.key}`);
     for (let d = 0, o = 0; d < docs.length || o < outbox.length; ) {
       d += this.insertChunk(docs, d, docRows);
       o += this.insertChunk(outbox, o, entryRows);
@@ -589,17 +601,20 @@ class Connection {
   }
 
   /**
-   * Inserts the next chunk of `items` from `from` in one statement (the fresh form when every row of
-   * the chunk is fresh); returns how many rows it took.
+   * Inserts the next chunk of `items` from `from` in one statement, in the cheapest form that takes
+   * every row of the chunk; returns how many rows it took.
    */
   private insertChunk<T>(items: readonly T[], from: number, writer: RowWriter<T>): number {
     const rows = chunkSize(items.length - from);
     if (rows === 0) return 0;
     let form: RowForm<T> = writer;
-    if (writer.fresh) {
+    for (const cheaper of writer.cheaper) {
       let all = true;
-      for (let i = from; all && i < from + rows; i++) all = writer.fresh.is(i);
-      if (all) form = writer.fresh;
+      for (let i = from; all && i < from + rows; i++) all = cheaper.takes(i);
+      if (all) {
+        form = cheaper;
+        break;
+      }
     }
     const params: SqlValue[] = [];
     for (let i = from; i < from + rows; i++) form.values(params, items[i]!, i);
@@ -646,6 +661,14 @@ class Connection {
   private readonly putDocStatements: Database.Statement[] = [];
   private readonly addOutboxStatements: Database.Statement[] = [];
   private readonly putFreshDocStatements: Database.Statement[] = [];
+  private readonly insertFreshDocStatements: Database.Statement[] = [];
+
+  /**
+   * Documents (`collection NUL key`) that `getDocs` looked up in SQLite during this write transaction
+   * and did not find, and that no flush has written since: the write lock keeps them missing, so a
+   * fresh write of them needs no upsert.
+   */
+  readonly absentDocs = new Set<string>();
   private readonly addFreshOutboxStatements: Database.Statement[] = [];
 
   /**
@@ -670,6 +693,7 @@ class Connection {
   /** Forgets the buffered rows and the savepoint state (the transaction was rolled back or is new). */
   discard(): void {
     this.buffer.clear();
+    this.absentDocs.clear();
     this.savepoint = 'none';
   }
 
@@ -784,6 +808,10 @@ class SqliteTransaction implements WriteTransaction {
         const found = new Map<string, StoredDoc>();
         for (const row of s.getDocs.all(collection, JSON.stringify(missing))) found.set(row.key, rowToDoc(row));
         for (let i = 0; i < keys.length; i++) docs[i] ??= found.get(keys[i]!);
+      }
+      if (this.writable && missing.length > 0) {
+        const absent = this.connection.absentDocs;
+        for (let i = 0; i < keys.length; i++) if (docs[i] === undefined) absent.add(`${collection}\u0000${keys[i]!}`);
       }
       return docs;
     });

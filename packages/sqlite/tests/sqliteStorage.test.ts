@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StorageError } from '@nexus-store/core';
-import type { LocalStorage } from '@nexus-store/core';
+import type { LocalStorage, WriteTransaction } from '@nexus-store/core';
 import { SCHEMA_VERSION, sqliteStorage } from '@nexus-store/sqlite';
 import { doc, outboxEntry, tempFolder } from './helpers.js';
 
@@ -609,8 +609,9 @@ describe('finding outbox entries by document (schema 3)', () => {
   });
 });
 
-// Schema 4: the first entry of a fresh write shares its document's data (stored as NULL). These
-// tests check that every read sees the data, and that every change of the document row keeps it.
+// Schema 4: the first entry of a fresh write shares its document's data and clock (stored as NULL
+// and ''). These tests check that every read sees them, and that every change of the document row
+// keeps them.
 
 /** A fresh write of `keys` as the core makes it: a pending document and an entry with the same data object. */
 async function freshWrite(keys: string[], version = 1): Promise<number[]> {
@@ -623,11 +624,11 @@ async function freshWrite(keys: string[], version = 1): Promise<number[]> {
   });
 }
 
-/** How many outbox rows store no data of their own (read on a second connection). */
+/** How many outbox rows store neither data nor clock of their own (read on a second connection). */
 function sharedEntries(): number {
   const raw = new Database(folder.file(), { readonly: true });
   try {
-    return (raw.prepare("SELECT count(*) AS n FROM nx_outbox WHERE op = 'upsert' AND data IS NULL").get() as { n: number }).n;
+    return (raw.prepare("SELECT count(*) AS n FROM nx_outbox WHERE op = 'upsert' AND data IS NULL AND hlc = ''").get() as { n: number }).n;
   } finally {
     raw.close();
   }
@@ -637,7 +638,8 @@ describe('entries that share their document\'s data (schema 4)', () => {
   it('a fresh write stores its data once, and every outbox read returns it', async () => {
     const seqs = await freshWrite(['a', 'b', 'c']);
     expect(sharedEntries()).toBe(3);
-    const expected = ['a', 'b', 'c'].map((key, i) => ({ seq: seqs[i], key, data: { id: key, version: 1 } }));
+    const hlc = doc('c', 'a', {}).hlc;
+    const expected = ['a', 'b', 'c'].map((key, i) => ({ seq: seqs[i], key, data: { id: key, version: 1 }, hlc }));
     const [listed, forKeys, forKey, pending] = await storage.read(async (tx) => [await tx.listOutbox(), await tx.getOutboxForKeys('c', ['a', 'b', 'c']), await tx.getOutboxForKeys('c', ['b']), await tx.listOutbox({ status: 'pending', limit: 2 })] as const);
     expect(listed).toMatchObject(expected);
     expect(forKeys).toMatchObject(expected);
@@ -645,23 +647,29 @@ describe('entries that share their document\'s data (schema 4)', () => {
     expect(pending).toMatchObject(expected.slice(0, 2));
   });
 
-  it('an entry keeps its data when its document gets other data, is deleted, or its row is removed', async () => {
-    const [a, b, c, d] = await freshWrite(['a', 'b', 'c', 'd']);
+  it('an entry keeps its data and clock when its document gets others, is deleted, or its row is removed', async () => {
+    const [a, b, c, d, e] = await freshWrite(['a', 'b', 'c', 'd', 'e']);
+    const first = doc('c', 'a', {}).hlc;
     await storage.write(async (tx) => {
-      await tx.putDocs([doc('c', 'a', { id: 'a', version: 2 }, { syncState: 'pending' })]);
-      await tx.putDocs([doc('c', 'b', null, { syncState: 'pending' })]);
+      await tx.putDocs([doc('c', 'a', { id: 'a', version: 2 }, { syncState: 'pending', hlc: 'later' })]);
+      await tx.putDocs([doc('c', 'b', null, { syncState: 'pending', hlc: 'later' })]);
       await tx.removeDocs('c', ['c']);
-      await tx.putDocs([doc('c', 'd', { id: 'd', version: 1 }, { syncState: 'failed' })]); // same data: nothing to copy
+      await tx.putDocs([doc('c', 'd', { id: 'd', version: 1 }, { syncState: 'failed' })]); // same data and clock: nothing to copy
+      await tx.putDocs([doc('c', 'e', { id: 'e', version: 1 }, { syncState: 'pending', hlc: 'later' })]); // only the clock changes
     });
     expect(sharedEntries()).toBe(1);
     const entries = await storage.read((tx) => tx.listOutbox());
-    expect(entries.map((e) => [e.seq, e.data])).toEqual([
-      [a, { id: 'a', version: 1 }],
-      [b, { id: 'b', version: 1 }],
-      [c, { id: 'c', version: 1 }],
-      [d, { id: 'd', version: 1 }],
+    expect(entries.map((entry) => [entry.seq, entry.data, entry.hlc])).toEqual([
+      [a, { id: 'a', version: 1 }, first],
+      [b, { id: 'b', version: 1 }, first],
+      [c, { id: 'c', version: 1 }, first],
+      [d, { id: 'd', version: 1 }, first],
+      [e, { id: 'e', version: 1 }, first],
     ]);
-    expect(await seqsOf('c', ['c'])).toEqual([['c', c]]);
+    expect(await seqsOf('c', ['c', 'e'])).toEqual([
+      ['c', c],
+      ['e', e],
+    ]);
   });
 
   it('a second fresh write of the same records in a later transaction leaves the first entries their own data', async () => {
@@ -682,10 +690,90 @@ describe('entries that share their document\'s data (schema 4)', () => {
     await storage.write((tx) => tx.markOutbox!([a!], 'inflight', { countAttempt: true }));
     expect(await storage.write((tx) => tx.ackOutbox!([{ seq: a!, version: 7 }]))).toEqual([a]);
     const [stored] = await storage.read((tx) => tx.getDocs('c', ['a']));
-    expect(stored).toMatchObject({ syncState: 'synced', data: { id: 'a', version: 1 }, server: { version: 7, deleted: false, data: { id: 'a', version: 1 } } });
+    expect(stored).toMatchObject({ syncState: 'synced', data: { id: 'a', version: 1 }, server: { version: 7, deleted: false, data: { id: 'a', version: 1 }, hlc: stored!.hlc } });
     expect(await storage.read((tx) => tx.listOutbox())).toEqual([]);
   });
 });
+
+describe('fresh documents found missing (no upsert)', () => {
+  /** The storage calls of a fresh save of `key` (document and entry sharing one data object). */
+  async function saveFresh(tx: WriteTransaction, key: string, version: number): Promise<number> {
+    const d = doc('c', key, { id: key, version }, { syncState: 'pending' });
+    const seq = await tx.addOutbox(outboxEntry('c', key, d.data));
+    await tx.putDocs([d]);
+    return seq;
+  }
+
+  it('a document found missing, written, then written fresh again in the same transaction is updated, not inserted twice', async () => {
+    await storage.write(async (tx) => {
+      expect(await tx.getDocs('c', ['a', 'b'])).toEqual([undefined, undefined]);
+      await saveFresh(tx, 'a', 1);
+      await saveFresh(tx, 'b', 1);
+      await tx.listOutbox(); // sends the rows to SQLite
+      await saveFresh(tx, 'a', 2);
+      await saveFresh(tx, 'b', 2);
+    });
+    const docs = await storage.read((tx) => tx.getDocs('c', ['a', 'b']));
+    expect(docs.map((d) => d?.data)).toEqual([
+      { id: 'a', version: 2 },
+      { id: 'b', version: 2 },
+    ]);
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => e.data)).toEqual([
+      { id: 'a', version: 1 },
+      { id: 'b', version: 1 },
+      { id: 'a', version: 2 },
+      { id: 'b', version: 2 },
+    ]);
+  });
+
+  it('a callback that wrote a missing document and failed leaves it writable by the next callback of the group', async () => {
+    const results = await Promise.allSettled([
+      storage.write(async (tx) => {
+        await tx.getDocs('c', ['a']);
+        return saveFresh(tx, 'ok', 1);
+      }),
+      storage.write(async (tx) => {
+        await tx.getDocs('c', ['a', 'x']);
+        await saveFresh(tx, 'a', 1);
+        await saveFresh(tx, 'x', 1);
+        await tx.listOutbox(); // inserted inside this callback's savepoint...
+        throw new Error('boom'); // ...and rolled back
+      }),
+      storage.write(async (tx) => {
+        await tx.getDocs('c', ['a', 'x']);
+        await saveFresh(tx, 'a', 3);
+        return saveFresh(tx, 'x', 3);
+      }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const docs = await storage.read((tx) => tx.getDocs('c', ['a', 'x', 'ok']));
+    expect(docs.map((d) => d?.data)).toEqual([
+      { id: 'a', version: 3 },
+      { id: 'x', version: 3 },
+      { id: 'ok', version: 1 },
+    ]);
+  });
+
+  it('a document another connection created after a read transaction found it missing is updated by a later write', async () => {
+    expect(await storage.read((tx) => tx.getDocs('c', ['a']))).toEqual([undefined]);
+    const other = sqliteStorage({ filename: folder.file() });
+    await other.open();
+    await other.write(async (tx) => {
+      await saveFreshOn(tx, 'a', 1);
+    });
+    await other.close();
+    await storage.write(async (tx) => {
+      await saveFreshOn(tx, 'a', 2);
+    });
+    expect((await storage.read((tx) => tx.getDocs('c', ['a'])))[0]?.data).toEqual({ id: 'a', version: 2 });
+  });
+});
+
+async function saveFreshOn(tx: WriteTransaction, key: string, version: number): Promise<void> {
+  const d = doc('c', key, { id: key, version }, { syncState: 'pending' });
+  await tx.addOutbox(outboxEntry('c', key, d.data));
+  await tx.putDocs([d]);
+}
 
 describe('migration from schema 2', () => {
   it('lists each document\'s entries on its row, flags entries without a document, and drops the by-document index', async () => {
