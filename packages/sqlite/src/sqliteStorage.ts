@@ -267,7 +267,7 @@ const ADD_OUTBOX_SQL = (rows: number) => `INSERT INTO nx_outbox (id, ${OUTBOX_CO
  * what varies: the other columns are literals. Each bound value costs better-sqlite3 a conversion;
  * measured, a bulk write of such rows is ~15% faster with 5 and 8 values per row than with 9 and 19.
  */
-const FRESH_DOC_ROW = "(?, ?, ?, 0, ?, NULL, 'pending', NULL, ?)";
+const FRESH_DOC_ROW = "(?, ?, ?, 0, ?, NULL, 'pending', NULL, json_array(?))";
 const PUT_FRESH_DOC_SQL = (rows: number) => PUT_DOC_SQL(rows).replace(rowsOf(DOC_COLUMNS.split(',').length + 1, rows), Array(rows).fill(FRESH_DOC_ROW).join(', '));
 /** The fresh documents of keys this write transaction read and found missing: plain INSERT, no upsert (~5% faster). */
 const INSERT_FRESH_DOC_SQL = (rows: number) => `INSERT INTO nx_docs (${DOC_COLUMNS}, outbox) VALUES ${Array(rows).fill(FRESH_DOC_ROW).join(', ')}`;
@@ -540,7 +540,7 @@ class Connection {
     const { lists, docless, aligned } = this.placeEntries(docs, outbox, uniqueKeys);
     const docValues = (params: SqlValue[], doc: StoredDoc, i: number) => {
       pushDocValues(params, doc);
-      params.push(lists[i] ?? null);
+      params.push(aligned ? `[${outbox[i]!.seq}]` : (lists[i] ?? null));
     };
     const entryValues = (params: SqlValue[], entry: BufferedEntry, i: number) => {
       pushEntryValues(params, entry);
@@ -552,8 +552,8 @@ class Connection {
       // Entry i belongs to document i, and they go in chunks of the same size, the document first: an
       // entry that shares its document's data (stored as NULL) is never written before that data.
       const fresh = docs.map((doc, i) => isFreshDoc(doc) && isFreshEntry(outbox[i]!.entry, doc));
-      const freshDocValues = (params: SqlValue[], doc: StoredDoc, i: number) => params.push(doc.collection, doc.key, recordJson(doc.data!), doc.hlc, lists[i]!);
-      const absent = docs.map((doc) => this.absentDocs.has(`${doc.collection}\u0000${doc.key}`));
+      const freshDocValues = (params: SqlValue[], doc: StoredDoc, i: number) => params.push(doc.collection, doc.key, recordJson(doc.data!), doc.hlc, outbox[i]!.seq);
+      const absent = docs.map((doc) => this.absentDocs.get(doc.collection)?.has(doc.key) === true);
       docRows.cheaper.push(
         { takes: (i) => fresh[i]! && absent[i]!, values: freshDocValues, statements: this.insertFreshDocStatements, sql: INSERT_FRESH_DOC_SQL },
         { takes: (i) => fresh[i]!, values: freshDocValues, statements: this.putFreshDocStatements, sql: PUT_FRESH_DOC_SQL },
@@ -566,7 +566,7 @@ class Connection {
       });
     }
     // Every document written here exists from now on (or may: a savepoint may undo it).
-    if (this.absentDocs.size > 0) for (const doc of docs) this.absentDocs.delete(`${doc.collection}\u0000${doc.key}`);
+    if (this.absentDocs.size > 0) for (const doc of docs) this.absentDocs.get(doc.collection)?.delete(doc.key);
     for (let d = 0, o = 0; d < docs.length || o < outbox.length; ) {
       d += this.insertChunk(docs, d, docRows);
       o += this.insertChunk(outbox, o, entryRows);
@@ -576,7 +576,8 @@ class Connection {
   /**
    * Where each new entry will be found by its document (see `outboxOfDocsSql`): on the last buffered
    * row of its document (`lists`, JSON text by document index: the row that wins), else on its
-   * stored document row, else nowhere: then it is `docless`.
+   * stored document row, else nowhere: then it is `docless`. `aligned`: entry i is document i's, the
+   * only one (no lists are made: each document lists its own entry).
    */
   private placeEntries(docs: readonly StoredDoc[], outbox: readonly BufferedEntry[], uniqueKeys: boolean): { lists: (string | undefined)[]; docless: boolean[]; aligned: boolean } {
     const lists: (string | undefined)[] = [];
@@ -584,7 +585,6 @@ class Connection {
     if (outbox.length === 0) return { lists, docless, aligned: false };
     // The usual flush (a bulk write of new or synced records): entry i belongs to document i.
     if (uniqueKeys && docs.length === outbox.length && outbox.every(({ entry }, i) => entry.key === docs[i]!.key && entry.collection === docs[i]!.collection)) {
-      for (let i = 0; i < outbox.length; i++) lists.push(`[${outbox[i]!.seq}]`);
       return { lists, docless, aligned: true };
     }
     const lastRow = new Map<string, number>();
@@ -664,11 +664,11 @@ class Connection {
   private readonly insertFreshDocStatements: Database.Statement[] = [];
 
   /**
-   * Documents (`collection NUL key`) that `getDocs` looked up in SQLite during this write transaction
+   * Documents (keys by collection) that `getDocs` looked up in SQLite during this write transaction
    * and did not find, and that no flush has written since: the write lock keeps them missing, so a
    * fresh write of them needs no upsert.
    */
-  readonly absentDocs = new Set<string>();
+  readonly absentDocs = new Map<string, Set<string>>();
   private readonly addFreshOutboxStatements: Database.Statement[] = [];
 
   /**
@@ -810,8 +810,10 @@ class SqliteTransaction implements WriteTransaction {
         for (let i = 0; i < keys.length; i++) docs[i] ??= found.get(keys[i]!);
       }
       if (this.writable && missing.length > 0) {
-        const absent = this.connection.absentDocs;
-        for (let i = 0; i < keys.length; i++) if (docs[i] === undefined) absent.add(`${collection}\u0000${keys[i]!}`);
+        const absentDocs = this.connection.absentDocs;
+        let absent = absentDocs.get(collection);
+        if (!absent) absentDocs.set(collection, (absent = new Set()));
+        for (let i = 0; i < keys.length; i++) if (docs[i] === undefined) absent.add(keys[i]!);
       }
       return docs;
     });
