@@ -71,6 +71,23 @@ describe('httpRemote against a real sync server', () => {
     expect(encodings).toEqual(['gzip', null]);
   });
 
+  it('measures the threshold in UTF-8 bytes: a body of fewer characters but more bytes than it is gzipped', async () => {
+    const { url, token } = await server();
+    const encodings: Array<string | null> = [];
+    const recording: typeof fetch = (input, init) => {
+      encodings.push(new Headers(init?.headers).get('content-encoding'));
+      return fetch(input, init);
+    };
+    const remote = httpRemote({ url, token, fetch: recording, gzipThresholdBytes: 2048 });
+    const accented = mutation({ key: 'accented', data: { note: 'é'.repeat(1000) } });
+    expect(JSON.stringify(accented).length).toBeLessThan(2048);
+    expect(new TextEncoder().encode(JSON.stringify(accented)).byteLength).toBeGreaterThan(2048);
+    await remote.push([accented]);
+    await remote.push([mutation({ key: 'plain', data: { note: 'a'.repeat(1000) } })]);
+    expect(encodings).toEqual(['gzip', null]);
+    expect(await remote.pull(null, 10)).toMatchObject({ changes: expect.arrayContaining([expect.objectContaining({ key: 'accented', data: { note: 'é'.repeat(1000) } })]) });
+  });
+
   it('gzips with CompressionStream where the runtime has no node:zlib (browsers, React Native)', async () => {
     const { url, token } = await server();
     const lookup = vi.spyOn(process, 'getBuiltinModule').mockReturnValue(undefined);

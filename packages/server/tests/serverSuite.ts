@@ -255,6 +255,7 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       };
       const cases: Array<[string, string | Uint8Array, number, string, Record<string, string>?]> = [
         ['malformed JSON', '{"clientId":', 400, 'INVALID_JSON'],
+        ['invalid UTF-8', new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), 400, 'INVALID_JSON'],
         ['wrong types', JSON.stringify({ clientId: 7, mutations: 'x' }), 400, 'VALIDATION'],
         ['upsert without data', JSON.stringify({ clientId: 'client-a', mutations: [mutation({ data: null })] }), 400, 'VALIDATION'],
         ['array data', JSON.stringify({ clientId: 'client-a', mutations: [{ ...mutation(), data: [1] }] }), 400, 'VALIDATION'],
