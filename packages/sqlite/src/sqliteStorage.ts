@@ -864,7 +864,8 @@ class SqliteTransaction implements WriteTransaction {
         terms.push('o.tx_id = ?');
         params.push(filter.txId);
       }
-      let sql = `SELECT ${outboxSelect('o')} FROM nx_outbox o${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY o.id`;
+      // One document lookup per entry for what it shares with its document (two subqueries cost two).
+      let sql = `SELECT ${outboxSelect('o', 'd')} FROM nx_outbox o LEFT JOIN nx_docs d ON d.collection = o.collection AND d.key = o.key${terms.length ? ` WHERE ${terms.join(' AND ')}` : ''} ORDER BY o.id`;
       if (filter.limit !== undefined) {
         sql += ' LIMIT ?';
         params.push(Math.max(0, Math.trunc(filter.limit)));
