@@ -165,12 +165,13 @@ export interface WriteTransaction extends ReadTransaction {
   markOutbox?(seqs: readonly number[], status: OutboxStatus, options?: { countAttempt?: boolean }): Promise<void>;
   /**
    * Optional fast path for the common push result (without it the core does the same through the
-   * other methods). For each ack whose entry is stored, `inflight`, its record's only entry, and
-   * whose record has a document: deletes the entry and writes the document as `synced`, with the
-   * server state `{ version, deleted: op === 'delete', data: the entry's data (null for a delete),
-   * hlc, fieldClocks }` of the entry when `version` is above the document's server version (else
-   * the server state stays); the document's data, clock and field clocks stay as they are. Returns
-   * the seqs it handled, in any order; the core handles the other acks itself.
+   * other methods). For each ack whose entry is stored, `inflight`, its record's only entry, whose
+   * record has a document, and whose `version` is above the document's server version: deletes the
+   * entry and writes the document as `synced`, with the server state `{ version, deleted: op ===
+   * 'delete', data: the entry's data (null for a delete), hlc, fieldClocks }` of the entry; the
+   * document's data, clock and field clocks stay as they are. Returns the seqs it handled, in any
+   * order; the core handles the other acks itself (an ack at or below the known server version means
+   * the server moved past that write before its answer came: the record takes the server's state).
    */
   ackOutbox?(acks: readonly OutboxAck[]): Promise<number[]>;
   /** Metadata values are JSON-serialisable. `undefined` deletes the key. */

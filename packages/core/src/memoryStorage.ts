@@ -174,7 +174,7 @@ class MemoryTransaction implements WriteTransaction {
       if (!entry || entry.status !== 'inflight') continue;
       if ((await this.getOutboxForKeys(entry.collection, [entry.key])).some((e) => e.seq !== seq)) continue;
       const [doc] = await this.getDocs(entry.collection, [entry.key]);
-      if (!doc) continue;
+      if (!doc || version <= (doc.server?.version ?? 0)) continue;
       // putDocs stores a copy, so the entry's objects are not shared with the stored document.
       await this.putDocs([{ ...doc, server: serverStateAfterAck(doc, entry, version), syncState: 'synced' }]);
       this.outboxWrites.set(seq, null);

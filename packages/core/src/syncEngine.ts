@@ -393,8 +393,15 @@ export class SyncEngine {
     const rebased = later.filter((e) => e.status !== 'conflict' && e.baseVersion < version).map((e) => ({ ...e, baseVersion: version }));
     if (rebased.length > 0) await tx.updateOutbox(rebased);
     if (!doc) return false;
-    const server = serverStateAfterAck(doc, entry, version);
     const rest = later.map((e) => rebased.find((r) => r.seq === e.seq) ?? e);
+    if (rest.length === 0 && doc.server && version <= doc.server.version) {
+      // The server moved past this write before its answer came back (a pull brought a later
+      // version while the write was still unsettled): with no later local write, the record is that
+      // version. Found by the convergence model (seed 49787781): the record kept this write's data.
+      acked.docs.push(docFromServer(doc.collection, doc.key, doc.server));
+      return true;
+    }
+    const server = serverStateAfterAck(doc, entry, version);
     acked.docs.push({ ...doc, server, syncState: deriveSyncState(rest) });
     return true;
   }
@@ -444,8 +451,11 @@ export class SyncEngine {
     if (entries.length > 0) await tx.deleteOutbox(entries.map((e) => e.seq));
     const chosen = outcome.kind === 'remote' ? remote : outcome.kind === 'local' ? local : outcome.value;
     // The same value with a later clock is still pushed, so the server keeps the latest clock
-    // (last-write-wins must compare later writes against it, e.g. a delete after a delete).
-    const sameAsServer = chosen.deleted === remote.deleted && jsonEqual(chosen.data, remote.data) && compareHlc(chosen.hlc, remote.hlc) <= 0;
+    // (last-write-wins must compare later writes against it, e.g. a delete after a delete), and so
+    // is the same value with a later clock for one of its fields (field merge compares later writes
+    // field by field: a write of a field's old value must still beat an older write of that field).
+    const sameAsServer =
+      chosen.deleted === remote.deleted && jsonEqual(chosen.data, remote.data) && compareHlc(chosen.hlc, remote.hlc) <= 0 && !hasNewerFieldClock(chosen, remote);
     if (sameAsServer) {
       if (!current && !doc) return;
       await tx.putDocs([docFromServer(collection, key, state)]);
@@ -628,4 +638,13 @@ export class SyncEngine {
 
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new NexusError('ABORTED', 'Sync was cancelled (offline or closing).');
+}
+
+/** True when `value` holds a field whose clock is later than that field's clock in `than`. */
+function hasNewerFieldClock(value: VersionedValue, than: VersionedValue): boolean {
+  if (value.deleted || !value.data) return false;
+  const theirs = expandFieldClocks(than.data, than.hlc, than.fieldClocks);
+  const ours = expandFieldClocks(value.data, value.hlc, value.fieldClocks);
+  for (const field in ours) if (compareHlc(ours[field]!, theirs[field] ?? '') > 0) return true;
+  return false;
 }

@@ -102,6 +102,30 @@ describe('conflict policies', () => {
     expect(r.server).toEqual({ id: '1', name: 'A', phone: '333', email: 'ada@x' });
   });
 
+  it('fieldMerge: a later write of a field\'s current value still beats an older write of that field', async () => {
+    // Found by the convergence model (seed 40845233). B (clock 90 s behind) creates the record, then
+    // renames it offline. C (45 s ahead) changes the email. A, which never synced, writes the record
+    // with the name it already has: its merge equals the server's data, but A's name is later than
+    // B's rename, so it must still reach the server, or B's older rename wins when B comes back.
+    const remote = createMemoryRemote();
+    const now = 1_700_000_000_000;
+    const a = await device(remote, { clientId: 'A', clock: fakeClock(now), conflict: 'fieldMerge' });
+    const b = await device(remote, { clientId: 'B', clock: fakeClock(now - 90_000), conflict: 'fieldMerge' });
+    const c = await device(remote, { clientId: 'C', clock: fakeClock(now + 45_000), conflict: 'fieldMerge' });
+    await b.contacts.save({ id: '1', name: 'Ada', phone: '111' });
+    await b.nexus.sync();
+    await c.nexus.sync();
+    await b.contacts.save({ id: '1', name: 'B-name', phone: '111' });
+    await c.contacts.save({ id: '1', name: 'Ada', phone: '111', email: 'c@x' });
+    await c.nexus.sync();
+    await a.contacts.save({ id: '1', name: 'Ada', email: 'a@x' });
+    await a.nexus.sync();
+    await b.nexus.sync();
+    for (const d of [a, b, c]) await d.nexus.sync();
+    expect(remote.get('contacts', '1')?.data).toEqual({ id: '1', name: 'Ada', phone: '111', email: 'c@x' });
+    for (const d of [a, b, c]) expect(await d.contacts.get('1')).toEqual({ id: '1', name: 'Ada', phone: '111', email: 'c@x' });
+  });
+
   it('manual: the pair is parked until resolveConflict, then converges', async () => {
     const r = await concurrentEdit('manual', { a: { name: 'A-name' }, b: { name: 'B-name' } });
     const { a, b } = r.devices;

@@ -172,6 +172,30 @@ const policies: { policy: ConflictPolicyName; deletes: boolean }[] = [
   { policy: 'manual', deletes: true },
 ];
 
+describe('counterexamples the model found, replayed', () => {
+  it('lastWriteWins (seed 49787781): a write the server applied, then overwrote before the answer came back, ends as the later version', async () => {
+    // B's transaction is applied but its answer lost; A overwrites both records; B pulls them while its
+    // writes are unsettled, then re-pushes: duplicates of the older versions. B kept its own data.
+    const steps = [
+      { kind: 'transaction', client: 1, key: 0, field: 'name' }, { kind: 'cancel', client: 1 }, { kind: 'sync', client: 1 }, { kind: 'sync', client: 0 },
+      { kind: 'sync', client: 1 }, { kind: 'transaction', client: 0, key: 0, field: 'name' }, { kind: 'sync', client: 0 }, { kind: 'sync', client: 0 },
+      { kind: 'sync', client: 1 }, { kind: 'save', client: 0, key: 0, field: 'name' }, { kind: 'save', client: 0, key: 0, field: 'name' }, { kind: 'sync', client: 1 },
+    ];
+    await checkCommon(await scenario('lastWriteWins', steps, 1853890317, false));
+  });
+
+  it('fieldMerge (seed 40845233): a merge equal to the server\'s data but with a later clock for a field still reaches the server', async () => {
+    const steps = [
+      { kind: 'save', client: 1, key: 0, field: 'phone' }, { kind: 'sync', client: 1 }, { kind: 'sync', client: 2 }, { kind: 'save', client: 1, key: 0, field: 'name' },
+      { kind: 'save', client: 2, key: 0, field: 'email' }, { kind: 'tick', ms: 1 }, { kind: 'sync', client: 2 }, { kind: 'transaction', client: 0, key: 0, field: 'email' },
+      { kind: 'transaction', client: 0, key: 0, field: 'email' }, { kind: 'save', client: 0, key: 0, field: 'email' },
+    ];
+    const run = await scenario('fieldMerge', steps, 1, false);
+    await checkCommon(run);
+    expect(run.server.get('contacts', 'k0')?.data?.name).toBe('new');
+  });
+});
+
 describe('convergence model (3 clients, faults, random sync order)', () => {
   for (const { policy, deletes } of policies) {
     it(`${policy}: every client converges to the server, exactly once, with the policy's result`, async () => {

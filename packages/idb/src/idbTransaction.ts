@@ -261,6 +261,7 @@ export class IdbWriteTransaction extends IdbReadTransaction<'readwrite'> impleme
         const record = found[i];
         if (counts[i] !== 1 || !record) return; // another entry of the record, or no document: the core decides
         const doc = fromDocRecord(record);
+        if (version <= (doc.server?.version ?? 0)) return; // the server moved past this write: the core decides
         puts.push({ ...doc, server: serverStateAfterAck(doc, entry, version), syncState: 'synced' });
         handled.push(entry.seq);
       });

@@ -180,7 +180,6 @@ type AckRow = [
   /** The entry's data; null when it is the document's (`same`). */
   data: string | null,
   same: number,
-  known: number,
   version: number,
 ];
 
@@ -345,25 +344,26 @@ function prepareStatements(db: Database.Database) {
     ),
     /**
      * The acks of `ackOutbox` it can settle: an in-flight entry whose record has a document and no
-     * other entry. Rows as arrays, in AckRow order.
+     * other entry, acknowledged at a version above the document's server version. Rows as arrays, in
+     * AckRow order.
      */
     ackCandidates: db
       .prepare<[string], AckRow>(
         `WITH a AS (SELECT json_extract(value, '$[0]') AS seq, json_extract(value, '$[1]') AS version FROM json_each(?))
          SELECT e.id, e.seq, e.collection, e.key, e.op, ${entryHlc('e', 'd')}, e.field_clocks, CASE WHEN ${entryData('e', 'd')} IS d.data AND d.deleted = 0 THEN NULL ELSE ${entryData('e', 'd')} END AS data, (${entryData('e', 'd')} IS d.data AND d.deleted = 0) AS same,
-           ifnull(json_extract(d.server, '$.version'), 0) AS known, a.version
+           a.version
          FROM a JOIN nx_outbox e ON ${ROWID_OF_SEQ('e.id', 'a.seq')}
          JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
-         WHERE e.status = 'inflight'
+         WHERE e.status = 'inflight' AND a.version > ifnull(json_extract(d.server, '$.version'), 0)
            AND NOT EXISTS (SELECT 1 FROM json_each(d.outbox) j, nx_outbox o WHERE j.value <> e.seq AND ${ROWID_OF_SEQ('o.id', 'j.value')})
            AND NOT EXISTS (SELECT 1 FROM nx_outbox o WHERE o.docless = 1 AND o.collection = e.collection AND o.key = e.key AND o.seq <> e.seq)`,
       )
       .raw(true),
     /**
-     * An acknowledged document: synced, no entries, and its new server state when one is given. One
-     * run per document: ~1.5 ms less per 1,000 than one statement over a JSON list of them.
+     * An acknowledged document: synced, no entries, and its new server state. One run per document:
+     * ~1.5 ms less per 1,000 than one statement over a JSON list of them.
      */
-    ackDoc: db.prepare<[string | null, string, string]>(`UPDATE nx_docs SET sync_state = 'synced', outbox = NULL, server = coalesce(?, server) WHERE collection = ? AND key = ?`),
+    ackDoc: db.prepare<[string, string, string]>(`UPDATE nx_docs SET sync_state = 'synced', outbox = NULL, server = ? WHERE collection = ? AND key = ?`),
     /** Before a document row goes: its entries become docless, so that they can still be found. */
     markDocless: db.prepare<[string, string]>(
       `UPDATE nx_outbox SET docless = 1 WHERE id IN (
@@ -946,9 +946,9 @@ class SqliteTransaction implements WriteTransaction {
       const rows = s.ackCandidates.all(JSON.stringify(acks.map((a) => [a.seq, a.version])));
       if (rows.length === 0) return [];
       const ids: number[] = [];
-      for (const [id, , collection, key, op, hlc, fieldClocks, data, same, known, version] of rows) {
+      for (const [id, , collection, key, op, hlc, fieldClocks, data, same, version] of rows) {
         ids.push(id);
-        s.ackDoc.run(version > known ? ackedServer(op, version, same === 1, data, hlc, fieldClocks) : null, collection, key);
+        s.ackDoc.run(ackedServer(op, version, same === 1, data, hlc, fieldClocks), collection, key);
       }
       deleteRows(s, ids);
       return rows.map((row) => row[1]);
