@@ -157,12 +157,15 @@ function toOutboxItem(e: OutboxEntry): OutboxItem {
   return { id: e.mutationId, collection: e.collection, key: e.key, op: e.op, data: e.data, priority: e.priority, status: e.status, attempts: e.attempts, lastError: e.lastError, createdAt: e.createdAt };
 }
 
-/** A plain write waiting in a batch (see NexusImpl.joinWrite). */
+/** A plain write waiting in a batch (see NexusImpl.joinWrite): one op or several, and what it resolves with. */
 interface WriteMember {
-  ops: readonly WriteOp[];
-  resolve: () => void;
+  ops: WriteOp | readonly WriteOp[];
+  value: unknown;
+  resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
+
+const opsOf = (member: WriteMember): readonly WriteOp[] => (Array.isArray(member.ops) ? member.ops : [member.ops as WriteOp]);
 
 class NexusImpl implements Nexus, StoreHost {
   readonly changes$ = new Subject<readonly DocChangeRef[]>();
@@ -332,8 +335,18 @@ class NexusImpl implements Nexus, StoreHost {
       return Promise.reject(error);
     }
     if (ops.length === 0) return Promise.resolve();
-    if (txId === null) return this.joinWrite(ops);
+    if (txId === null) return this.joinWrite(ops, undefined);
     return this.storage.write((tx) => this.writer.apply(tx, ops, txId)).then((changes) => this.afterWrite(changes));
+  }
+
+  /** A plain write of one op that resolves with `value`: one promise per `store.save()`. */
+  writeOne<V>(op: WriteOp, value: V): Promise<V> {
+    try {
+      this.assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.joinWrite(op, value);
   }
 
   /**
@@ -343,14 +356,15 @@ class NexusImpl implements Nexus, StoreHost {
    */
   private openBatch: WriteMember[] | null = null;
 
-  /** Writes `ops` with the other plain writes of the open batch, in the order they were issued. */
-  private joinWrite(ops: readonly WriteOp[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Writes `ops` with the other plain writes of the open batch, in the order they were issued; resolves with `value`. */
+  private joinWrite<V>(ops: WriteOp | readonly WriteOp[], value: V): Promise<V> {
+    return new Promise<V>((resolve, reject) => {
+      const member: WriteMember = { ops, value, resolve: resolve as (value: unknown) => void, reject };
       if (this.openBatch) {
-        this.openBatch.push({ ops, resolve, reject });
+        this.openBatch.push(member);
         return;
       }
-      const batch: WriteMember[] = [{ ops, resolve, reject }];
+      const batch: WriteMember[] = [member];
       this.openBatch = batch;
       const seal = () => {
         if (this.openBatch === batch) this.openBatch = null;
@@ -358,18 +372,24 @@ class NexusImpl implements Nexus, StoreHost {
       this.storage
         .write((tx) => {
           seal();
-          return this.writer.apply(tx, batch.length === 1 ? batch[0]!.ops : batch.flatMap((member) => member.ops), null);
+          return this.writer.apply(tx, batch.length === 1 ? opsOf(batch[0]!) : batch.flatMap(opsOf), null);
         })
         .then(
           (changes) => {
             this.afterWrite(changes);
-            for (const member of batch) member.resolve();
+            for (const m of batch) m.resolve(m.value);
           },
           (error: unknown) => {
             seal();
             if (batch.length === 1) batch[0]!.reject(error);
             // Each write succeeds or fails on its own, as if it had not been batched.
-            else for (const member of batch) this.storage.write((tx) => this.writer.apply(tx, member.ops, null)).then((changes) => this.afterWrite(changes)).then(member.resolve, member.reject);
+            else
+              for (const m of batch) {
+                this.storage
+                  .write((tx) => this.writer.apply(tx, opsOf(m), null))
+                  .then((changes) => this.afterWrite(changes))
+                  .then(() => m.resolve(m.value), m.reject);
+              }
           },
         );
     });

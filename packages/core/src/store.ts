@@ -75,6 +75,8 @@ export interface StoreHost {
   readonly storage: LocalStorage;
   readonly changes$: Subject<readonly DocChangeRef[]>;
   writeLocal(ops: readonly WriteOp[], txId: string | null): Promise<void>;
+  /** A plain write of one op (batched with the writes of the same tick) that resolves with `value`. */
+  writeOne<V>(op: WriteOp, value: V): Promise<V>;
   assertOpen(): void;
 }
 
@@ -255,11 +257,12 @@ export class StoreImpl<T, ID extends string | number> implements Store<T, ID> {
   }
 
   save(item: T, priority: SyncPriority = 'normal'): Promise<T> {
-    // Not an async function over saveAll: a loop of unawaited saves makes two promises per save, not five.
+    // Not an async function over saveAll: a loop of unawaited saves makes one promise per save, not five.
     try {
       this.host.assertOpen();
-      const staged = this.codec.upsert(item, assertPriority(priority));
-      return this.host.writeLocal([staged.op], null).then(() => staged.value);
+      const p = assertPriority(priority);
+      const value = this.codec.validate(item);
+      return this.host.writeOne(this.codec.upsertOf(value, item, p), value);
     } catch (error) {
       return Promise.reject(error);
     }
