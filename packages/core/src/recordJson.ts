@@ -16,70 +16,65 @@ const JSON_TEXT = Symbol('nexus-store.json');
 /** Marks a value `plainCopy` cannot copy the way JSON would. */
 const NOT_PLAIN = Symbol('not plain');
 
-/**
- * A copy of `value` equal to `JSON.parse(JSON.stringify(value))` when the value holds only what
- * JSON keeps as it is (strings, finite numbers other than -0, booleans, null, arrays without holes
- * or undefined, and objects of Object.prototype or null prototype without toJSON or `__proto__`
- * keys); NOT_PLAIN otherwise. Several times cheaper than decoding the text again.
- */
-function plainCopy(value: unknown): unknown {
+/** A value JSON keeps as it is: a string, a boolean, null, or a finite number other than -0. */
+function isExactScalar(value: unknown): boolean {
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return value;
+      return true;
     case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0) ? value : NOT_PLAIN;
-    case 'object': {
-      if (value === null) return null;
-      if (Array.isArray(value)) {
-        const copy: unknown[] = new Array(value.length);
-        for (let i = 0; i < value.length; i++) {
-          const item = plainCopy(value[i]);
-          if (item === NOT_PLAIN) return NOT_PLAIN;
-          copy[i] = item;
-        }
-        return copy;
-      }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
-      const copy: Record<string, unknown> = {};
-      for (const key of Object.keys(value)) {
-        if (key === '__proto__' || key === 'toJSON') return NOT_PLAIN;
-        const item = plainCopy((value as Record<string, unknown>)[key]);
-        if (item === NOT_PLAIN) return NOT_PLAIN;
-        copy[key] = item;
-      }
-      return copy;
-    }
+      return Number.isFinite(value) && !Object.is(value, -0);
     default:
-      return NOT_PLAIN;
+      return value === null;
   }
 }
 
+/** An object JSON encodes field by field: of Object.prototype or of no prototype. */
+function hasPlainPrototype(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** A key that JSON (`toJSON`) or a copy (`__proto__`) would not treat as a plain field. */
+const isSpecialKey = (key: string) => key === '__proto__' || key === 'toJSON';
+
 /**
- * True when `value` is an extensible object of Object.prototype (or none) whose fields are all
- * strings, finite numbers other than -0, booleans or null: JSON keeps it exactly, and it holds no
- * object of anyone.
+ * A copy of `value` equal to `JSON.parse(JSON.stringify(value))` when the value holds only what
+ * JSON keeps as it is (exact scalars, arrays without holes or undefined, and objects of
+ * Object.prototype or null prototype without toJSON or `__proto__` keys); NOT_PLAIN otherwise.
+ * Several times cheaper than decoding the text again.
+ */
+function plainCopy(value: unknown): unknown {
+  if (isExactScalar(value)) return value;
+  if (typeof value !== 'object' || value === null) return NOT_PLAIN;
+  if (Array.isArray(value)) {
+    const copy: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = plainCopy(value[i]);
+      if (item === NOT_PLAIN) return NOT_PLAIN;
+      copy[i] = item;
+    }
+    return copy;
+  }
+  if (!hasPlainPrototype(value)) return NOT_PLAIN;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    if (isSpecialKey(key)) return NOT_PLAIN;
+    const item = plainCopy((value as Record<string, unknown>)[key]);
+    if (item === NOT_PLAIN) return NOT_PLAIN;
+    copy[key] = item;
+  }
+  return copy;
+}
+
+/**
+ * True when `value` is an extensible plain object (see plainCopy) whose fields are all exact
+ * scalars: JSON keeps it exactly, and it holds no object of anyone.
  */
 function isFlatPlain(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.isExtensible(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) return false;
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.isExtensible(value) || !hasPlainPrototype(value)) return false;
   for (const key in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, key)) return false;
-    if (key === '__proto__' || key === 'toJSON') return false;
-    const field = (value as Record<string, unknown>)[key];
-    switch (typeof field) {
-      case 'string':
-      case 'boolean':
-        continue;
-      case 'number':
-        if (Number.isFinite(field) && !Object.is(field, -0)) continue;
-        return false;
-      default:
-        if (field === null) continue;
-        return false;
-    }
+    if (!Object.prototype.hasOwnProperty.call(value, key) || isSpecialKey(key) || !isExactScalar((value as Record<string, unknown>)[key])) return false;
   }
   return true;
 }
