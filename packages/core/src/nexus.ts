@@ -339,13 +339,11 @@ class NexusImpl implements Nexus, StoreHost {
     return this.storage.write((tx) => this.writer.apply(tx, ops, txId)).then((changes) => this.afterWrite(changes));
   }
 
-  /** A plain write of one op that resolves with `value`: one promise per `store.save()`. */
+  /**
+   * A plain write of one op that resolves with `value`: one promise per `store.save()`, which has
+   * checked that this Nexus is open in the same synchronous step.
+   */
   writeOne<V>(op: WriteOp, value: V): Promise<V> {
-    try {
-      this.assertOpen();
-    } catch (error) {
-      return Promise.reject(error);
-    }
     return this.joinWrite(op, value);
   }
 

@@ -75,7 +75,7 @@ export interface StoreHost {
   readonly storage: LocalStorage;
   readonly changes$: Subject<readonly DocChangeRef[]>;
   writeLocal(ops: readonly WriteOp[], txId: string | null): Promise<void>;
-  /** A plain write of one op (batched with the writes of the same tick) that resolves with `value`. */
+  /** A plain write of one op (batched with the writes of the same tick) that resolves with `value`; the caller checks `assertOpen` first. */
   writeOne<V>(op: WriteOp, value: V): Promise<V>;
   assertOpen(): void;
 }
