@@ -29,6 +29,16 @@ async function caught(promise: Promise<unknown>): Promise<NexusError> {
   throw new Error('expected a rejection');
 }
 
+/** A fetch that records each request's Content-Encoding (null when there is none), in order. */
+function recordEncodings(): { encodings: Array<string | null>; recording: typeof fetch } {
+  const encodings: Array<string | null> = [];
+  const recording: typeof fetch = (input, init) => {
+    encodings.push(new Headers(init?.headers).get('content-encoding'));
+    return fetch(input, init);
+  };
+  return { encodings, recording };
+}
+
 describe('httpRemote against a real sync server', () => {
   it('pushes and pulls the protocol shapes; a replayed push is a duplicate applied once', async () => {
     const { url, token } = await server();
@@ -59,11 +69,7 @@ describe('httpRemote against a real sync server', () => {
 
   it('gzips large push bodies and the server accepts them', async () => {
     const { url, token } = await server();
-    const encodings: Array<string | null> = [];
-    const recording: typeof fetch = (input, init) => {
-      encodings.push(new Headers(init?.headers).get('content-encoding'));
-      return fetch(input, init);
-    };
+    const { encodings, recording } = recordEncodings();
     const remote = httpRemote({ url, token, fetch: recording, gzipThresholdBytes: 2048 });
     const big = Array.from({ length: 40 }, (_, i) => mutation({ key: `big${i}`, data: { note: 'lorem ipsum '.repeat(20) } }));
     expect(((await remote.push(big)) as MutationResult[]).map((r) => r.status)).toEqual(Array(40).fill('applied'));
@@ -73,11 +79,7 @@ describe('httpRemote against a real sync server', () => {
 
   it('measures the threshold in UTF-8 bytes: a body of fewer characters but more bytes than it is gzipped', async () => {
     const { url, token } = await server();
-    const encodings: Array<string | null> = [];
-    const recording: typeof fetch = (input, init) => {
-      encodings.push(new Headers(init?.headers).get('content-encoding'));
-      return fetch(input, init);
-    };
+    const { encodings, recording } = recordEncodings();
     const remote = httpRemote({ url, token, fetch: recording, gzipThresholdBytes: 2048 });
     const accented = mutation({ key: 'accented', data: { note: 'é'.repeat(1000) } });
     expect(JSON.stringify(accented).length).toBeLessThan(2048);
