@@ -17,6 +17,9 @@ export interface Row {
   note?: string;
 }
 
+/** The middle value of `list` (the upper one of the two middle values when its length is even). */
+const median = (list: readonly number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
+
 export interface Measured {
   opsPerSec: number;
 }
@@ -44,8 +47,7 @@ export async function measure<C>(
       await teardown(context);
     }
   }
-  rates.sort((a, b) => a - b);
-  return { opsPerSec: rates[Math.floor(rates.length / 2)]! };
+  return { opsPerSec: median(rates) };
 }
 
 export interface Subject<C> {
@@ -64,8 +66,6 @@ export interface Compared {
    */
   ratios: number[];
 }
-
-const median = (list: readonly number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
 
 /**
  * Measures several subjects doing the same `ops` operations, alternating them repeat by repeat so
