@@ -234,6 +234,7 @@ class NexusImpl implements Nexus, StoreHost {
           collections: () => [...this.codecs.keys()],
           emit: (changes) => this.emit(changes),
           onPhase: (phase, progress) => this.patchStatus({ phase, progress }),
+          yieldToEventLoop: () => new Promise<void>((resolve) => clock.setTimeout(resolve, 0)),
         })
       : null;
   }

@@ -47,9 +47,12 @@ export interface SyncEngineDeps {
   collections: () => string[];
   emit: (changes: DocChangeRef[]) => void;
   onPhase: (phase: 'pushing' | 'pulling', progress: SyncProgress) => void;
+  /** Resolves after the event loop has run its pending I/O (a timer of 0 ms on the injected clock). */
+  yieldToEventLoop: () => Promise<void>;
 }
 
 const CURSOR_KEY = 'cursor';
+const noop = (): void => undefined;
 const MAX_PUSH_ROUNDS = 100_000;
 /** Whole-push failures that say nothing about the mutations: keep them pending and stop. */
 const STOP_CODES: ReadonlySet<string> = new Set(['AUTH', 'FORBIDDEN', 'ABORTED', 'CLOSED']);
@@ -155,6 +158,10 @@ export class SyncEngine {
    * of N - 1 are written and batch N + 1 is taken (without N's records, whose later entries build on
    * N's results). Whatever was taken and not settled when the push stops goes back to pending (a
    * batch the server applied but whose answer was not handled comes back as `duplicate`).
+   *
+   * The results of N - 1 are written only once N has left: the request needs turns of the event
+   * loop to reach the network (fetch does), and a storage transaction started first would hold them
+   * back, so that client and server took turns instead of working at the same time.
    */
   private async push(report: SyncReport, signal: AbortSignal): Promise<void> {
     const { remote, batchSize, clientId } = this.deps;
@@ -166,11 +173,20 @@ export class SyncEngine {
     let sent: OutboxEntry[] | null = null;
     /** The next batch, taken (in flight) but not sent. */
     let next: TakenBatch | null = null;
+    /** The previous batch's results, to be written once the next batch has left. */
+    let toApply: (() => Promise<void>) | null = null;
     /** The previous batch's results being written. */
     let applying: Promise<void> | null = null;
     /** A batch the server answered whose results could not be written. */
     let unapplied: OutboxEntry[] | null = null;
+    const startApplying = () => {
+      if (!toApply) return;
+      applying = toApply();
+      applying.catch(() => undefined); // awaited before the next batch is taken
+      toApply = null;
+    };
     const finishApplying = async () => {
+      startApplying();
       const written = applying;
       applying = null;
       if (written) await written;
@@ -180,7 +196,7 @@ export class SyncEngine {
         throwIfAborted(signal);
         let taken: TakenBatch = next ?? (await this.takeBatch(limit));
         next = null;
-        if (taken.batch.length === 0 && applying) {
+        if (taken.batch.length === 0 && (applying || toApply)) {
           // Only records of the batch being written were left: take again once it is written.
           await finishApplying();
           taken = await this.takeBatch(limit);
@@ -191,6 +207,7 @@ export class SyncEngine {
         sent = batch;
         const answer = remote.push(batch.map((e) => toMutation(e, clientId)), { signal, cursor });
         answer.catch(() => undefined); // handled below, after the work done meanwhile
+        if (toApply) await Promise.race([answer.then(noop, noop), this.deps.yieldToEventLoop()]);
         await finishApplying();
         next = await this.takeBatch(limit, batch);
         let results: MutationResult[];
@@ -225,15 +242,15 @@ export class SyncEngine {
         // The next batch carries the cursor this answer moves to: the server vouches for that one
         // too when nothing but these pushes happened in between.
         if (advance && next.batch.length > 0) next = { batch: next.batch, cursor: advance.next };
-        applying = this.deps.storage.write((tx) => this.applyResults(tx, batch, results, report, advance)).then(
-          (changes) => this.deps.emit(changes),
-          (error: unknown) => {
-            // Rolled back: the batch is still in flight; it goes back to pending below (re-sent, it is a duplicate).
-            unapplied = batch;
-            throw error;
-          },
-        );
-        applying.catch(() => undefined); // awaited before the next batch is taken
+        toApply = () =>
+          this.deps.storage.write((tx) => this.applyResults(tx, batch, results, report, advance)).then(
+            (changes) => this.deps.emit(changes),
+            (error: unknown) => {
+              // Rolled back: the batch is still in flight; it goes back to pending below (re-sent, it is a duplicate).
+              unapplied = batch;
+              throw error;
+            },
+          );
       }
       await finishApplying();
     } finally {

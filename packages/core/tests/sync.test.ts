@@ -113,6 +113,34 @@ describe('sync engine', () => {
     await b.nexus.close();
   });
 
+  it('writes the results of a batch only after the next batch has left and the event loop has had a turn', async () => {
+    const remote = createMemoryRemote();
+    const state = createMemoryStorageState();
+    // At each push after the first: was the batch before it still unacknowledged when a request
+    // sent at this push would reach the network (a fetch needs a turn of the event loop)?
+    const unackedWhenSent: boolean[] = [];
+    const watching: RemoteBackend = {
+      push(mutations, options) {
+        const previous = remote.pushes.at(-1)?.map((m) => m.mutationId) ?? [];
+        if (previous.length > 0) {
+          setTimeout(() => {
+            const outboxIds = new Set([...state.outbox.values()].map((e) => e.mutationId));
+            unackedWhenSent.push(previous.every((id) => outboxIds.has(id)));
+          }, 0);
+        }
+        return new Promise((resolve, reject) => setTimeout(() => remote.push(mutations, options).then(resolve, reject), 5));
+      },
+      pull: (cursor, limit, options) => remote.pull(cursor, limit, options),
+    };
+    const a = await device(watching, { batchSize: 2, state });
+    await a.contacts.saveAll(['a', 'b', 'c', 'd', 'e', 'f'].map((id) => ({ id, name: id.toUpperCase() })));
+    expect(await a.nexus.sync()).toMatchObject({ pushed: 6, rejected: 0 });
+    expect(unackedWhenSent).toEqual([true, true]);
+    expect(await a.nexus.pending()).toEqual([]);
+    expect(remote.get('contacts', 'f')?.data).toEqual({ id: 'f', name: 'F' });
+    await a.nexus.close();
+  });
+
   it('sends a batch only after the one before was answered, takes the next one meanwhile, and keeps a record\'s later entry for after its batch', async () => {
     const remote = createMemoryRemote();
     const state = createMemoryStorageState();
