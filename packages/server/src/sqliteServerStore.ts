@@ -20,7 +20,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS nexus_tenants (tenant TEXT PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0, horizon INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS nexus_records (
   tenant TEXT NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, deleted INTEGER NOT NULL,
-  data TEXT, hlc TEXT NOT NULL, field_clocks TEXT, client_id TEXT, updated_at INTEGER NOT NULL,
+  data TEXT, hlc TEXT NOT NULL, field_clocks TEXT, client_id TEXT, updated_at INTEGER NOT NULL, mutation_id TEXT,
   PRIMARY KEY (tenant, collection, key));
 CREATE UNIQUE INDEX IF NOT EXISTS nexus_records_version ON nexus_records (tenant, version);
 CREATE TABLE IF NOT EXISTS nexus_dedup (
@@ -34,19 +34,78 @@ CREATE INDEX IF NOT EXISTS nexus_uniques_key ON nexus_uniques (tenant, collectio
 CREATE TABLE IF NOT EXISTS nexus_users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, tenant TEXT NOT NULL, created_at INTEGER NOT NULL);
 `;
 
+/**
+ * The schema's version, in `PRAGMA user_version`. 0: the first schema, which kept every dedup entry
+ * in nexus_dedup. 1: a record row holds the dedup entry of the write that made it (`mutation_id`,
+ * with its `client_id`, `version` and `updated_at`), which saves a dedup row per applied mutation
+ * (a third of a push's writes); the trigger moves the entry to nexus_dedup when the row is overwritten.
+ */
+const SCHEMA_VERSION = 1;
+
+const DEDUP_TRIGGER = `
+CREATE TRIGGER IF NOT EXISTS nexus_records_superseded BEFORE UPDATE OF version ON nexus_records
+WHEN old.mutation_id IS NOT NULL
+BEGIN
+  INSERT OR IGNORE INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at)
+  VALUES (old.tenant, old.client_id, old.mutation_id, old.version, old.updated_at);
+END;
+`;
+
+/** Creates the tables, or brings a file of schema 0 to SCHEMA_VERSION, in one transaction. */
+function migrate(db: Database.Database, path: string): void {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  if (from === SCHEMA_VERSION) return;
+  if (from > SCHEMA_VERSION) {
+    throw new StorageError('STORAGE_VERSION', `The server database ${path} has schema ${from}, newer than this server's ${SCHEMA_VERSION}; upgrade @nexus-store/server.`, { path });
+  }
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    const columns = db.prepare("SELECT name FROM pragma_table_info('nexus_records')").pluck().all() as string[];
+    if (!columns.includes('mutation_id')) db.exec('ALTER TABLE nexus_records ADD COLUMN mutation_id TEXT');
+    db.exec(DEDUP_TRIGGER);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
 // The statements of a push, as constants: `stmt()` looks them up by their text.
 const GET_DEDUP_SQL = 'SELECT version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id = ?';
+/** A full scan: only a transaction without `preload` asks it (applyPush always preloads). */
+const GET_ROW_DEDUP_SQL = 'SELECT version FROM nexus_records WHERE tenant = ? AND client_id = ? AND mutation_id = ?';
 const GET_RECORD_SQL = `SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key = ?`;
 const PRELOAD_DEDUP_SQL = 'SELECT mutation_id, version FROM nexus_dedup WHERE tenant = ? AND client_id = ? AND mutation_id IN (SELECT value FROM json_each(?))';
-const PRELOAD_RECORDS_SQL = `SELECT ${RECORD_COLUMNS} FROM nexus_records WHERE tenant = ? AND collection = ? AND key IN (SELECT value FROM json_each(?))`;
-const PUT_RECORD_SQL = `INSERT INTO nexus_records (tenant, ${RECORD_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const PRELOAD_RECORDS_SQL = `SELECT ${RECORD_COLUMNS}, mutation_id FROM nexus_records WHERE tenant = ? AND collection = ? AND key IN (SELECT value FROM json_each(?))`;
+/** Values of each record row and dedup row a push writes. */
+const RECORD_VALUES = 11;
+/** Where a record row's client id and mutation id are among its values. */
+const RECORD_CLIENT_ID = 8;
+const RECORD_MUTATION_ID = 10;
+const DEDUP_VALUES = 5;
+/** Rows per multi-row INSERT. */
+const WRITE_CHUNK = 64;
+const valuesOf = (count: number, rows: number): string => Array(rows).fill(`(${Array(count).fill('?').join(', ')})`).join(', ');
+const PUT_RECORDS_SQL = (rows: number) => `INSERT INTO nexus_records (tenant, ${RECORD_COLUMNS}, updated_at, mutation_id) VALUES ${valuesOf(RECORD_VALUES, rows)}
   ON CONFLICT (tenant, collection, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, data = excluded.data,
-  hlc = excluded.hlc, field_clocks = excluded.field_clocks, client_id = excluded.client_id, updated_at = excluded.updated_at`;
-const PUT_DEDUP_SQL = 'INSERT INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at) VALUES (?, ?, ?, ?, ?)';
+  hlc = excluded.hlc, field_clocks = excluded.field_clocks, client_id = excluded.client_id, updated_at = excluded.updated_at, mutation_id = excluded.mutation_id`;
+const PUT_DEDUPS_SQL = (rows: number) => `INSERT INTO nexus_dedup (tenant, client_id, mutation_id, version, created_at) VALUES ${valuesOf(DEDUP_VALUES, rows)}`;
+
+/**
+ * Rows for the next INSERT of a flush: WRITE_CHUNK, or for the rest the largest power of two that
+ * fits, so a connection prepares at most seven statements per table.
+ */
+function chunkRows(remaining: number): number {
+  if (remaining >= WRITE_CHUNK) return WRITE_CHUNK;
+  let rows = 1;
+  while (rows * 2 <= remaining) rows *= 2;
+  return rows;
+}
 
 interface RecordRow extends RecordRowColumns {
   version: number;
   deleted: number;
+}
+
+interface PreloadedRow extends RecordRow {
+  mutation_id: string | null;
 }
 
 const toRecord = (row: RecordRow): ServerRecord => recordFromRow(row, row.version, row.deleted === 1);
@@ -178,26 +237,52 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
     // per collection for its records: a lookup per mutation cost twice as much); writes keep the
     // cache current, so a later mutation of the same batch sees them.
     const cache = new PushReadCache();
+    // Record and dedup rows wait here (their values, flat) and go in multi-row INSERTs: before
+    // any read of those tables that the cache cannot answer, and at the end of the push.
+    const recordValues: unknown[] = [];
+    const dedupValues: unknown[] = [];
+    const flushRows = (values: unknown[], perRow: number, sql: (rows: number) => string) => {
+      for (let start = 0; start < values.length; ) {
+        const rows = chunkRows((values.length - start) / perRow);
+        stmt(sql(rows)).run(values.slice(start, start + rows * perRow));
+        start += rows * perRow;
+      }
+      values.length = 0;
+    };
+    /** Where the values of each buffered record row start, by the version it writes. */
+    const rowAt = new Map<number, number>();
+    const flush = () => {
+      flushRows(recordValues, RECORD_VALUES, PUT_RECORDS_SQL);
+      flushRows(dedupValues, DEDUP_VALUES, PUT_DEDUPS_SQL);
+      rowAt.clear();
+    };
     const tx: ServerStoreTransaction = {
       startVersion,
       async preload(clientId, mutations) {
         const ids = [...new Set(mutations.map((m) => m.mutationId))];
         const dedups = stmt(PRELOAD_DEDUP_SQL).all(tenant, clientId, JSON.stringify(ids)) as { mutation_id: string; version: number }[];
+        const found = dedups.map((row) => [row.mutation_id, row.version] as const);
         const records: ServerRecord[] = [];
         for (const [collection, keys] of keysByCollection(mutations)) {
-          for (const row of stmt(PRELOAD_RECORDS_SQL).all(tenant, collection, JSON.stringify(keys)) as RecordRow[]) records.push(toRecord(row));
+          for (const row of stmt(PRELOAD_RECORDS_SQL).all(tenant, collection, JSON.stringify(keys)) as PreloadedRow[]) {
+            records.push(toRecord(row));
+            // The row's own dedup entry: this client's write that made it.
+            if (row.mutation_id !== null && row.client_id === clientId) found.push([row.mutation_id, row.version]);
+          }
         }
-        cache.preloaded(clientId, mutations, dedups.map((row) => [row.mutation_id, row.version] as const), records);
+        cache.preloaded(clientId, mutations, found, records);
       },
       async getDedup(clientId, mutationId) {
         const cached = cache.dedup(clientId, mutationId);
         if (cached !== undefined) return cached;
-        const row = stmt(GET_DEDUP_SQL).get(tenant, clientId, mutationId) as { version: number } | undefined;
+        flush();
+        const row = (stmt(GET_DEDUP_SQL).get(tenant, clientId, mutationId) ?? stmt(GET_ROW_DEDUP_SQL).get(tenant, clientId, mutationId)) as { version: number } | undefined;
         return row?.version ?? null;
       },
       async getRecord(collection, key) {
         const cached = cache.record(collection, key);
         if (cached !== undefined) return cached;
+        flush();
         const row = stmt(GET_RECORD_SQL).get(tenant, collection, key) as RecordRow | undefined;
         return row ? toRecord(row) : null;
       },
@@ -211,8 +296,9 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
       },
       async putRecord(r, updatedAt) {
         cache.setRecord(r.collection, r.key, r);
-        stmt(PUT_RECORD_SQL).run(tenant, r.collection, r.key, r.version, r.deleted ? 1 : 0, r.data === null ? null : JSON.stringify(r.data), r.hlc,
-          r.fieldClocks === null ? null : JSON.stringify(r.fieldClocks), r.clientId ?? null, updatedAt);
+        rowAt.set(r.version, recordValues.length);
+        recordValues.push(tenant, r.collection, r.key, r.version, r.deleted ? 1 : 0, r.data === null ? null : JSON.stringify(r.data), r.hlc,
+          r.fieldClocks === null ? null : JSON.stringify(r.fieldClocks), r.clientId ?? null, updatedAt, null);
       },
       async replaceUniques(collection, key, values) {
         stmt('DELETE FROM nexus_uniques WHERE tenant = ? AND collection = ? AND key = ?').run(tenant, collection, key);
@@ -221,10 +307,14 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
       },
       async putDedup(clientId, mutationId, v, createdAt) {
         cache.setDedup(clientId, mutationId, v);
-        stmt(PUT_DEDUP_SQL).run(tenant, clientId, mutationId, v, createdAt);
+        // The entry of the write that makes a row this push writes goes into that row.
+        const at = rowAt.get(v);
+        if (at !== undefined && recordValues[at + RECORD_CLIENT_ID] === clientId) recordValues[at + RECORD_MUTATION_ID] = mutationId;
+        else dedupValues.push(tenant, clientId, mutationId, v, createdAt);
       },
     };
     const result = await w.fn(tx);
+    flush();
     if (version === startVersion) return { result, poke: null };
     stmt('UPDATE nexus_tenants SET version = ? WHERE tenant = ?').run(version, tenant);
     return { result, poke: version };
@@ -240,7 +330,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         db.pragma('journal_mode = WAL');
         db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
         db.pragma('busy_timeout = 5000');
-        db.exec(SCHEMA);
+        migrate(db, options.filename);
       } catch (error) {
         db = undefined;
         mapError(error);
@@ -277,8 +367,10 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
             `UPDATE nexus_tenants SET horizon = MAX(horizon, (SELECT COALESCE(MAX(version), 0) FROM nexus_records r
               WHERE r.tenant = nexus_tenants.tenant AND r.deleted = 1 AND r.updated_at < ?))`,
           ).run(before);
+          // Dedup entries older than the horizon are forgotten, those kept in record rows too.
+          const inRows = stmt('UPDATE nexus_records SET mutation_id = NULL WHERE mutation_id IS NOT NULL AND updated_at < ?').run(before).changes;
           const tombstones = stmt('DELETE FROM nexus_records WHERE deleted = 1 AND updated_at < ?').run(before).changes;
-          const dedup = stmt('DELETE FROM nexus_dedup WHERE created_at < ?').run(before).changes;
+          const dedup = inRows + stmt('DELETE FROM nexus_dedup WHERE created_at < ?').run(before).changes;
           return { tombstones, dedup };
         }).immediate();
       });

@@ -94,6 +94,26 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       expect((await client.pullAll()).map((r: any) => [r.key, r.version, r.data])).toEqual([['x', 1, { name: expect.any(String) }], ['y', 2, { name: expect.any(String) }], ['z', 4, { name: 'z2' }]]);
     });
 
+    it('still answers a replay as duplicate after its record was overwritten (by the same or another client), and keeps clients\' ids apart', async () => {
+      const made = factory.create();
+      const { client, server } = await start({}, made.store);
+      const first = mutation({ key: 'r', clientId: 'client-a', data: { n: 1 } });
+      const second = mutation({ key: 'r', clientId: 'client-a', baseVersion: 1, data: { n: 2 } });
+      // Another client may use the same mutation id: it is a mutation of its own, here over the record second wrote.
+      const sameId = mutation({ key: 'r', clientId: 'client-b', mutationId: second.mutationId, baseVersion: 2, data: { n: 3 } });
+      expect((await client.push([first])).body.results[0]).toMatchObject({ status: 'applied', version: 1 });
+      expect((await client.push([second])).body.results[0]).toMatchObject({ status: 'applied', version: 2 });
+      expect((await client.push([sameId], 'client-b')).body.results[0]).toMatchObject({ status: 'applied', version: 3 });
+      await server.close();
+      const again = await start({}, made.again());
+      expect((await again.client.push([first, second], 'client-a')).body.results).toEqual([
+        { mutationId: first.mutationId, status: 'duplicate', version: 1 },
+        { mutationId: second.mutationId, status: 'duplicate', version: 2 },
+      ]);
+      expect((await again.client.push([sameId], 'client-b')).body.results[0]).toEqual({ mutationId: sameId.mutationId, status: 'duplicate', version: 3 });
+      expect((await again.client.pullAll()).map((r: any) => [r.key, r.version, r.data])).toEqual([['r', 3, { n: 3 }]]);
+    });
+
     it('answers a stale baseVersion with a version conflict carrying the current record, and stores nothing', async () => {
       const { client } = await start();
       await client.push([mutation({ key: 'c', data: { n: 1 } })]);
