@@ -1,6 +1,5 @@
 import { Buffer, isUtf8 } from 'node:buffer';
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 /** Why a body could not be read; mapped to a 4xx by the handler. */
 export class BodyError extends Error {
   constructor(
@@ -41,12 +40,14 @@ async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number):
   return out;
 }
 
-const gunzipAsync = promisify(gunzip);
-
-/** Decompresses on zlib's thread pool, refusing output beyond `maxBytes` (a small gzip bomb included). */
-async function gunzipCapped(bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+/**
+ * Decompresses, refusing output beyond `maxBytes` (a small gzip bomb included). Synchronously: on
+ * zlib's thread pool the output came back in 16 KB chunks, a turn of the event loop each (2.6 ms
+ * for a 350 KB push whose inflating costs 0.3 ms); the JSON.parse that follows blocks longer anyway.
+ */
+function gunzipCapped(bytes: Uint8Array, maxBytes: number): Uint8Array {
   try {
-    return await gunzipAsync(bytes, { maxOutputLength: maxBytes });
+    return gunzipSync(bytes, { maxOutputLength: maxBytes });
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new BodyError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes; send fewer mutations per push.`);
@@ -70,7 +71,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   }
   if (!request.body) throw new BodyError(400, 'INVALID_JSON', 'The request needs a JSON body.');
   let bytes = await readCapped(request.body, maxBytes);
-  if (encoding === 'gzip') bytes = await gunzipCapped(bytes, maxBytes);
+  if (encoding === 'gzip') bytes = gunzipCapped(bytes, maxBytes);
   // isUtf8 + toString: a tenth of the time of a fatal TextDecoder (~1 ms per 300 KB).
   if (!isUtf8(bytes)) throw new BodyError(400, 'INVALID_JSON', 'The request body is not valid UTF-8.');
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
