@@ -114,6 +114,13 @@ export interface RemoteBackend {
    * Either the results alone, or `{ results, cursor }` when the push also answers the sent cursor.
    */
   push(mutations: Mutation[], options?: PushOptions): Promise<MutationResult[] | PushResult>;
+  /**
+   * Optional. The engine calls it with a batch as soon as it has taken it, while the batch before
+   * is still at the server, and later passes the same array (by identity) to `push`, so that the
+   * request can be encoded ahead and leave at once. The batch may never be pushed (the push stopped
+   * first): keep nothing that outlives the array (a WeakMap).
+   */
+  preparePush?(mutations: Mutation[]): void;
   /** Changes after `cursor` (null: from the beginning), at most `limit`, ordered by version. */
   pull(cursor: string | null, limit: number, options?: RemoteCallOptions): Promise<PullResult>;
   /** Live pokes. Returns an unsubscribe function. */

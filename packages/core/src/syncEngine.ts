@@ -94,9 +94,10 @@ interface CursorAdvance {
   next: string;
 }
 
-/** A batch taken from the outbox (in flight) and the pull cursor it is sent with. */
+/** A batch taken from the outbox (in flight), its wire form and the pull cursor it is sent with. */
 interface TakenBatch {
   batch: OutboxEntry[];
+  mutations: Mutation[];
   cursor: string | null;
 }
 
@@ -164,7 +165,7 @@ export class SyncEngine {
    * back, so that client and server took turns instead of working at the same time.
    */
   private async push(report: SyncReport, signal: AbortSignal): Promise<void> {
-    const { remote, batchSize, clientId } = this.deps;
+    const { remote, batchSize } = this.deps;
     // A whole push refused for its content (a 4xx such as an oversized or malformed mutation) is
     // bisected down to the mutation that causes it, which then fails alone: one bad write never
     // blocks the outbox.
@@ -205,11 +206,13 @@ export class SyncEngine {
         const { batch, cursor } = taken;
         this.deps.onPhase('pushing', { pushed: report.pushed, pulled: report.pulled });
         sent = batch;
-        const answer = remote.push(batch.map((e) => toMutation(e, clientId)), { signal, cursor });
+        const answer = remote.push(taken.mutations, { signal, cursor });
         answer.catch(() => undefined); // handled below, after the work done meanwhile
         if (toApply) await Promise.race([answer.then(noop, noop), this.deps.yieldToEventLoop()]);
         await finishApplying();
         next = await this.takeBatch(limit, batch);
+        // Encoded while this batch is at the server, so that it can leave as soon as the answer is in.
+        if (next.batch.length > 0) remote.preparePush?.(next.mutations);
         let results: MutationResult[];
         let advance: CursorAdvance | null = null;
         try {
@@ -241,7 +244,7 @@ export class SyncEngine {
         sent = null;
         // The next batch carries the cursor this answer moves to: the server vouches for that one
         // too when nothing but these pushes happened in between.
-        if (advance && next.batch.length > 0) next = { batch: next.batch, cursor: advance.next };
+        if (advance && next.batch.length > 0) next = { ...next, cursor: advance.next };
         toApply = () =>
           this.deps.storage.write((tx) => this.applyResults(tx, batch, results, report, advance)).then(
             (changes) => this.deps.emit(changes),
@@ -266,9 +269,10 @@ export class SyncEngine {
   }
 
   /** Takes the next batch (marked in flight) and the pull cursor it carries. */
-  private takeBatch(limit: number, skip?: readonly OutboxEntry[]): Promise<TakenBatch> {
-    const { storage, queue } = this.deps;
-    return storage.write(async (tx) => ({ batch: await queue.takeBatch(tx, limit, skip), cursor: (await tx.getMeta<string>(CURSOR_KEY)) ?? null }));
+  private async takeBatch(limit: number, skip?: readonly OutboxEntry[]): Promise<TakenBatch> {
+    const { storage, queue, clientId } = this.deps;
+    const { batch, cursor } = await storage.write(async (tx) => ({ batch: await queue.takeBatch(tx, limit, skip), cursor: (await tx.getMeta<string>(CURSOR_KEY)) ?? null }));
+    return { batch, mutations: batch.map((e) => toMutation(e, clientId)), cursor };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
-import { AuthError, createManualConnectivity, createNexus, memoryStorage, NetworkError, StorageError, type LocalStorage, type MutationResult, type Nexus, type OutboxAck, type RemoteBackend, type SyncStatus, type WriteTransaction } from '@nexus-store/core';
+import { AuthError, createManualConnectivity, createNexus, memoryStorage, NetworkError, StorageError, type LocalStorage, type Mutation, type MutationResult, type Nexus, type OutboxAck, type RemoteBackend, type SyncStatus, type WriteTransaction } from '@nexus-store/core';
 import { createFaultyRemote, createMemoryRemote, createMemoryStorageState } from '@nexus-store/core/testing';
 import { ContactSchema, device, fakeClock, overriding, type Contact } from './helpers.js';
 
@@ -111,6 +111,30 @@ describe('sync engine', () => {
     expect(await b.contacts.count()).toBe(30);
     await a.nexus.close();
     await b.nexus.close();
+  });
+
+  it('hands the remote each batch after the first to prepare while the batch before it is at the server, then pushes that same array', async () => {
+    const remote = createMemoryRemote();
+    const prepared: Mutation[][] = [];
+    const log: string[] = [];
+    const watching: RemoteBackend = {
+      preparePush(mutations) {
+        prepared.push(mutations);
+        log.push(`prepare ${mutations.map((m) => m.key).join('')}`);
+      },
+      async push(mutations, options) {
+        log.push(`push ${mutations.map((m) => m.key).join('')}${prepared.includes(mutations) ? ' (prepared)' : ''}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        log.push(`answer ${mutations.map((m) => m.key).join('')}`);
+        return remote.push(mutations, options);
+      },
+      pull: (cursor, limit, options) => remote.pull(cursor, limit, options),
+    };
+    const a = await device(watching, { batchSize: 2 });
+    await a.contacts.saveAll(['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, name: id.toUpperCase() })));
+    expect(await a.nexus.sync()).toMatchObject({ pushed: 5, rejected: 0 });
+    expect(log).toEqual(['push ab', 'prepare cd', 'answer ab', 'push cd (prepared)', 'prepare e', 'answer cd', 'push e (prepared)', 'answer e']);
+    await a.nexus.close();
   });
 
   it('writes the results of a batch only after the next batch has left and the event loop has had a turn', async () => {

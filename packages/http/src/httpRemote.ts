@@ -119,6 +119,9 @@ export function httpRemote(options: HttpRemoteOptions): HttpRemote {
     clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>),
   };
   const random = options.random ?? Math.random;
+  /** Push bodies encoded ahead by `preparePush`, by the batch they encode. */
+  const prepared = new WeakMap<Mutation[], Promise<{ body: Uint8Array | string; gzipped: boolean }>>();
+  const encodePush = (mutations: Mutation[]) => encodeBody(JSON.stringify({ clientId: mutations[0]!.clientId, mutations }), gzipThreshold);
   const reconnect = { initialDelayMs: 1000, maxDelayMs: 30_000, multiplier: 2, ...options.reconnect };
 
   async function token(forceRefresh: boolean): Promise<string> {
@@ -197,14 +200,24 @@ export function httpRemote(options: HttpRemoteOptions): HttpRemote {
   }
 
   return {
+    preparePush(mutations: Mutation[]): void {
+      if (mutations.length === 0 || prepared.has(mutations)) return;
+      const body = encodePush(mutations);
+      body.catch(() => undefined); // surfaces in push()
+      prepared.set(mutations, body);
+    },
+
     async push(mutations: Mutation[], callOptions: PushOptions = {}): Promise<MutationResult[] | PushResult> {
       if (mutations.length === 0) return [];
       const what = `POST ${base}/sync/push`;
-      const payload = callOptions.cursor === undefined ? { clientId: mutations[0]!.clientId, mutations } : { clientId: mutations[0]!.clientId, mutations, cursor: callOptions.cursor };
-      const { body, gzipped } = await encodeBody(JSON.stringify(payload), gzipThreshold);
+      const encoded = prepared.get(mutations) ?? encodePush(mutations);
+      prepared.delete(mutations);
+      const { body, gzipped } = await encoded;
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (gzipped) headers['content-encoding'] = 'gzip';
-      const parsed = (await request(what, '/sync/push', { method: 'POST', body, headers }, callOptions.signal, (r) => json(r, what))) as { results?: unknown; cursor?: unknown };
+      // The cursor goes in the query, so that the body can be encoded before it is known (preparePush).
+      const path = callOptions.cursor === undefined ? '/sync/push' : `/sync/push?cursor=${encodeURIComponent(callOptions.cursor ?? 'null')}`;
+      const parsed = (await request(what, path, { method: 'POST', body, headers }, callOptions.signal, (r) => json(r, what))) as { results?: unknown; cursor?: unknown };
       const results = parsed?.results;
       if (!Array.isArray(results) || results.length !== mutations.length || !results.every(isMutationResult)) {
         throw new NetworkError('PROTOCOL', `${what} answered a body without one result per mutation.`);

@@ -77,6 +77,29 @@ describe('httpRemote against a real sync server', () => {
     expect(encodings).toEqual(['gzip', null]);
   });
 
+  it('sends a batch encoded ahead by preparePush, and the cursor in the query so that the body does not depend on it', async () => {
+    const { url, token } = await server();
+    const sent: Array<{ url: string; body: string }> = [];
+    const recording: typeof fetch = (input, init) => {
+      if (init?.method === 'POST') sent.push({ url: String(input), body: String(init.body) });
+      return fetch(input, init);
+    };
+    const remote = httpRemote({ url, token, fetch: recording });
+    const batch = [mutation({ key: 'p', data: { name: 'prepared' } })];
+    remote.preparePush!(batch);
+    // Encoded when prepared: a change made afterwards does not travel.
+    batch[0]!.data = { name: 'changed later' };
+    expect(await remote.push(batch, { cursor: null })).toEqual({ results: [expect.objectContaining({ status: 'applied', version: 1 })], cursor: '1' });
+    // Used once: pushed again, the array is encoded afresh.
+    await remote.push(batch, { cursor: '1' });
+    expect(sent.map((r) => [new URL(r.url).search, (JSON.parse(r.body) as { mutations: Array<{ data: unknown }>; cursor?: unknown }).mutations[0]!.data])).toEqual([
+      ['?cursor=null', { name: 'prepared' }],
+      ['?cursor=1', { name: 'changed later' }],
+    ]);
+    expect(sent.every((r) => !('cursor' in JSON.parse(r.body)))).toBe(true);
+    expect((await remote.pull(null, 10)).changes.map((c) => c.data)).toEqual([{ name: 'prepared' }]);
+  });
+
   it('measures the threshold in UTF-8 bytes: a body of fewer characters but more bytes than it is gzipped', async () => {
     const { url, token } = await server();
     const { encodings, recording } = recordEncodings();

@@ -176,7 +176,13 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
       }
     }
     const started = now();
-    const sentCursor = parsed.data.cursor === undefined ? undefined : parsed.data.cursor === null ? 0 : Number(parsed.data.cursor);
+    // The client's pull cursor: in the query (where httpRemote sends it) or in the body.
+    const queryCursor = c.req.query('cursor');
+    if (queryCursor !== undefined && queryCursor !== '' && queryCursor !== 'null' && !CURSOR.test(queryCursor)) {
+      return fail(c, 400, 'VALIDATION', 'cursor must be a cursor returned by a pull (digits), or null.');
+    }
+    const cursorSent = queryCursor !== undefined ? (queryCursor === '' || queryCursor === 'null' ? null : queryCursor) : parsed.data.cursor;
+    const sentCursor = cursorSent === undefined ? undefined : cursorSent === null ? 0 : Number(cursorSent);
     const { results, cursor } = await store.write(tenant, (tx) => applyPush(tx, clientId, mutations, collections, now(), sentCursor));
     const counts: Record<string, number> = {};
     for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;

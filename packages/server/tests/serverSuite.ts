@@ -299,6 +299,11 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
         const res = await fetch(`${url}/sync/pull?${q}`, { headers: { authorization: `Bearer ${token}` } });
         expect([q, res.status, ((await res.json()) as any).error.code]).toEqual([q, 400, 'VALIDATION']);
       }
+      // A push's cursor in the query is checked like a pull's.
+      for (const q of ['cursor=abc', 'cursor=-1', 'cursor=1e5']) {
+        const res = await fetch(`${url}/sync/push?${q}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ clientId: 'client-a', mutations: [mutation({ key: 'q' })] }) });
+        expect([q, res.status, ((await res.json()) as any).error.code]).toEqual([q, 400, 'VALIDATION']);
+      }
       const unknownRoute = await fetch(`${url}/nope`);
       expect([unknownRoute.status, ((await unknownRoute.json()) as any).error.code]).toEqual([404, 'NOT_FOUND']);
       expect((await client.pullAll()).map((r: any) => r.key)).toEqual(['base']);
