@@ -1,4 +1,4 @@
-import type { Mutation, RecordData, ServerRecord } from './remoteBackend.js';
+import type { Mutation, RecordData, ServerRecord, SyncPriority } from './remoteBackend.js';
 
 /**
  * The local storage contract. Every adapter (memory, SQLite, IndexedDB) implements it and passes
@@ -120,6 +120,11 @@ export type NewOutboxEntry = Omit<OutboxEntry, 'seq'>;
 export interface OutboxAck {
   seq: number;
   version: number;
+  /**
+   * The entry's priority when it was taken, if the caller knows it: a storage may use it to find the
+   * entry at once. If the entry's priority changed since, the storage may leave the ack unhandled.
+   */
+  priority?: SyncPriority;
 }
 
 export interface OutboxFilter {

@@ -338,7 +338,7 @@ export class SyncEngine {
       const acks: OutboxAck[] = [];
       for (const entry of batch) {
         const result = bySeq.get(entry.seq)!;
-        if (result.status === 'applied' || result.status === 'duplicate') acks.push({ seq: entry.seq, version: result.version });
+        if (result.status === 'applied' || result.status === 'duplicate') acks.push({ seq: entry.seq, version: result.version, priority: entry.priority });
       }
       const handled = new Set(acks.length > 0 ? await tx.ackOutbox(acks) : []);
       if (handled.size > 0) {

@@ -325,6 +325,27 @@ export function storageConformanceCases(createHarness: CreateStorageHarness): Co
     equal([after.outbox.map((e) => e.status), after.docs[0]?.syncState], [['pending'], 'pending'], 'a rolled back ack changes nothing');
   });
 
+  add('outbox: ackOutbox with priorities: an ack with its entry\'s priority is handled as one without; one with a priority the entry no longer has is handled right or left unchanged', async ({ storage }) => {
+    const acks = await storage.write(async (tx) => typeof tx.ackOutbox === 'function');
+    if (!acks) return;
+    const data = { id: 'p', name: 'P' };
+    const inflight = { status: 'inflight' as const, attempts: 1 };
+    const seqs = await storage.write(async (tx) => {
+      await tx.putDocs([makeDoc('c', 'p', data, { syncState: 'pending' }), makeDoc('c', 'q', data, { syncState: 'pending' })]);
+      return {
+        p: await tx.addOutbox(makeEntry('p', 'high', { collection: 'c', data, ...inflight })),
+        q: await tx.addOutbox(makeEntry('q', 'low', { collection: 'c', data, ...inflight })),
+      };
+    });
+    const handled = await storage.write((tx) => tx.ackOutbox!([{ seq: seqs.p, version: 4, priority: 'high' }, { seq: seqs.q, version: 5, priority: 'critical' }]));
+    equal(handled.includes(seqs.p), true, 'the ack with the entry\'s priority is handled');
+    const [p, q] = await storage.read((tx) => tx.getDocs('c', ['p', 'q']));
+    equal([p?.syncState, p?.server?.version], ['synced', 4], 'its document is synced at the acknowledged version');
+    const qEntries = await storage.read((tx) => tx.getOutboxForKeys('c', ['q']));
+    if (handled.includes(seqs.q)) equal([q?.syncState, q?.server?.version, qEntries.length], ['synced', 5, 0], 'a stale priority, handled: as any ack');
+    else equal([q?.syncState, q?.server, qEntries.map((e) => e.status)], ['pending', null, ['inflight']], 'a stale priority, not handled: nothing changed');
+  });
+
   add('outbox: entries round-trip every field', async ({ storage }) => {
     const entry = makeEntry('x', 'high', {
       op: 'delete',
