@@ -137,6 +137,30 @@ describe('sync engine', () => {
     await a.nexus.close();
   });
 
+  it('writes the results of a batch and takes the batch after next in one storage transaction', async () => {
+    const remote = createMemoryRemote();
+    const storage = memoryStorage();
+    /** The outbox calls of each write transaction. */
+    const transactions: string[][] = [];
+    const recording = overriding(storage, {
+      write: <R>(fn: (tx: WriteTransaction) => Promise<R>) =>
+        storage.write((tx) => {
+          const calls: string[] = [];
+          transactions.push(calls);
+          return fn(overriding(tx, {
+            ackOutbox: (acks: OutboxAck[]) => (calls.push(`ack ${acks.length}`), tx.ackOutbox!(acks)),
+            markOutbox: (seqs: number[], ...rest: [never]) => (calls.push(`take ${seqs.length}`), tx.markOutbox!(seqs, ...rest)),
+          }));
+        }),
+    });
+    const nexus = await createNexus({ storage: recording, remote, batchSize: 2 });
+    const contacts = nexus.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id' });
+    await contacts.saveAll(['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, name: id.toUpperCase() })));
+    expect(await nexus.sync()).toMatchObject({ pushed: 5, rejected: 0 });
+    expect(transactions.filter((calls) => calls.length > 0)).toEqual([['take 2'], ['take 2'], ['ack 2', 'take 1'], ['ack 2'], ['ack 1']]);
+    await nexus.close();
+  });
+
   it('writes the results of a batch only after the next batch has left and the event loop has had a turn', async () => {
     const remote = createMemoryRemote();
     const state = createMemoryStorageState();
