@@ -198,7 +198,7 @@ for (const backend of [sqliteBackend, ...(pgUp ? [postgresBackend] : [])]) {
         let loseNextPushResponse = true;
         const lossy: typeof fetch = async (input, init) => {
           const response = await fetch(input, init);
-          if (String(input).endsWith('/sync/push') && loseNextPushResponse) {
+          if (new URL(String(input)).pathname === '/sync/push' && loseNextPushResponse) {
             loseNextPushResponse = false;
             await response.arrayBuffer();
             throw new TypeError('socket hang up (response lost)');
@@ -225,7 +225,7 @@ for (const backend of [sqliteBackend, ...(pgUp ? [postgresBackend] : [])]) {
         const token = await current.server.issueToken('alice', { tenant: 'acme' });
         let crashOnPush = true;
         const crashing: typeof fetch = async (input, init) => {
-          if (String(input).endsWith('/sync/push') && crashOnPush) {
+          if (new URL(String(input)).pathname === '/sync/push' && crashOnPush) {
             crashOnPush = false;
             const response = await fetch(input, init);
             await response.arrayBuffer();

@@ -100,6 +100,24 @@ describe('httpRemote against a real sync server', () => {
     expect((await remote.pull(null, 10)).changes.map((c) => c.data)).toEqual([{ name: 'prepared' }]);
   });
 
+  it('leaves null changedFields, fieldClocks and txId out of the body, and sends them when set', async () => {
+    const { url, token } = await server();
+    const bodies: Array<{ mutations: Array<Record<string, unknown>> }> = [];
+    const recording: typeof fetch = (input, init) => {
+      if (init?.method === 'POST') bodies.push(JSON.parse(String(init.body)));
+      return fetch(input, init);
+    };
+    const remote = httpRemote({ url, token, fetch: recording });
+    const plain = mutation({ key: 'plain', changedFields: null, fieldClocks: null, txId: null });
+    const full = mutation({ key: 'full', data: { name: 'F' }, changedFields: ['name'], fieldClocks: { name: 'h9' }, txId: 'tx-1' });
+    expect(((await remote.push([plain, full])) as MutationResult[]).map((r) => r.status)).toEqual(['applied', 'applied']);
+    const [sentPlain, sentFull] = bodies[0]!.mutations;
+    expect(Object.keys(sentPlain!).filter((k) => ['changedFields', 'fieldClocks', 'txId'].includes(k))).toEqual([]);
+    expect(sentFull).toMatchObject({ changedFields: ['name'], fieldClocks: { name: 'h9' }, txId: 'tx-1' });
+    const pulled = (await remote.pull(null, 10)).changes;
+    expect(pulled.map((c) => [c.key, c.fieldClocks])).toEqual([['plain', null], ['full', { name: 'h9' }]]);
+  });
+
   it('measures the threshold in UTF-8 bytes: a body of fewer characters but more bytes than it is gzipped', async () => {
     const { url, token } = await server();
     const { encodings, recording } = recordEncodings();
