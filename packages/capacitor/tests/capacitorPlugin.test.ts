@@ -131,6 +131,12 @@ describe('@nexus-store/capacitor over the plugin proxy', () => {
     await expect.poll(() => received.length).toBe(1);
     expect(received[0]).toMatchObject({ auth: 'Bearer jwt-1', body: { clientId: 'phone1', mutations: [{ key: 'c2', clientId: 'phone1', op: 'upsert', data: { id: 'c2', name: 'Grace' } }] } });
     await expect.poll(() => remote.applied.map((a) => a.key)).toEqual(['c1', 'c2']);
+    // The worker records its run once the POST is answered, which comes after the server applied it.
+    const replayed = () => {
+      const run = platform.events.find((e) => e.type === 'run' && e.mode === 'replay');
+      return run !== undefined && platform.events.some((e) => e.type === 'completed' && e.runId === (run as { runId: string }).runId);
+    };
+    await expect.poll(replayed).toBe(true);
 
     // Next launch: a new JavaScript context over the same database and plugin.
     platform.launch();
