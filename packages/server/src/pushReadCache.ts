@@ -9,8 +9,10 @@ export const pairKey = (a: string, b: string): string => `${a}\u0000${b}`;
  * `undefined` from a getter means "not known here: ask the database".
  */
 export class PushReadCache {
-  private readonly dedups = new Map<string, number | null>();
-  private readonly records = new Map<string, ServerRecord | null>();
+  // Two levels of maps: a lookup hashes the strings it is given, where a joined key would build a
+  // new string for every lookup (6,000 per batch of 1,000, ~1 ms).
+  private readonly dedups = new Map<string, Map<string, number | null>>();
+  private readonly records = new Map<string, Map<string, ServerRecord | null>>();
 
   /**
    * The preload of a batch: every mutation's dedup entry and record, absent unless listed in
@@ -22,29 +24,39 @@ export class PushReadCache {
     foundDedups: Iterable<readonly [mutationId: string, version: number]>,
     foundRecords: Iterable<ServerRecord>,
   ): void {
+    const dedups = inner(this.dedups, clientId);
     for (const m of mutations) {
-      this.dedups.set(pairKey(clientId, m.mutationId), null);
-      this.records.set(pairKey(m.collection, m.key), null);
+      dedups.set(m.mutationId, null);
+      this.setRecord(m.collection, m.key, null);
     }
     for (const [mutationId, version] of foundDedups) this.setDedup(clientId, mutationId, version);
     for (const record of foundRecords) this.setRecord(record.collection, record.key, record);
   }
 
   dedup(clientId: string, mutationId: string): number | null | undefined {
-    return this.dedups.get(pairKey(clientId, mutationId));
+    return this.dedups.get(clientId)?.get(mutationId);
   }
 
   setDedup(clientId: string, mutationId: string, version: number | null): void {
-    this.dedups.set(pairKey(clientId, mutationId), version);
+    inner(this.dedups, clientId).set(mutationId, version);
   }
 
   record(collection: string, key: string): ServerRecord | null | undefined {
-    return this.records.get(pairKey(collection, key));
+    return this.records.get(collection)?.get(key);
   }
 
   setRecord(collection: string, key: string, record: ServerRecord | null): void {
-    this.records.set(pairKey(collection, key), record);
+    inner(this.records, collection).set(key, record);
   }
+}
+
+function inner<V>(outer: Map<string, Map<string, V>>, name: string): Map<string, V> {
+  let map = outer.get(name);
+  if (!map) {
+    map = new Map();
+    outer.set(name, map);
+  }
+  return map;
 }
 
 /** The keys of `mutations` per collection. */
