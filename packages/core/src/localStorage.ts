@@ -166,8 +166,11 @@ export interface WriteTransaction extends ReadTransaction {
    * Optional fast path for a change of delivery state only: sets `status` on the entries with these
    * seqs (missing ones are skipped) and, with `countAttempt`, adds one to their `attempts`; the rest
    * of each entry stays as stored. Without it the core rewrites whole entries with `updateOutbox`.
+   * `priorities`, when given, are the entries' priorities as the caller read them, in the order of
+   * `seqs`: a storage may use them to find the entries at once, and must still mark an entry whose
+   * priority changed since.
    */
-  markOutbox?(seqs: readonly number[], status: OutboxStatus, options?: { countAttempt?: boolean }): Promise<void>;
+  markOutbox?(seqs: readonly number[], status: OutboxStatus, options?: { countAttempt?: boolean; priorities?: readonly SyncPriority[] }): Promise<void>;
   /**
    * Optional fast path for the common push result (without it the core does the same through the
    * other methods). For each ack whose entry is stored, `inflight`, its record's only entry, whose

@@ -12,7 +12,7 @@ import type {
   WriteTransaction,
 } from './localStorage.js';
 import { applyQuery, matchesWhere } from './query.js';
-import { PRIORITY_RANK, type RecordData } from './remoteBackend.js';
+import { PRIORITY_RANK, type RecordData, type SyncPriority } from './remoteBackend.js';
 import { serverStateAfterAck } from './prioritySyncQueue.js';
 
 /** The durable state of a memory storage; pass the same one to a new `memoryStorage()` to "reopen" it. */
@@ -160,7 +160,7 @@ class MemoryTransaction implements WriteTransaction {
     for (const entry of entries) this.outboxWrites.set(entry.seq, clone(entry));
   }
 
-  async markOutbox(seqs: readonly number[], status: OutboxStatus, options: { countAttempt?: boolean } = {}): Promise<void> {
+  async markOutbox(seqs: readonly number[], status: OutboxStatus, options: { countAttempt?: boolean; priorities?: readonly SyncPriority[] } = {}): Promise<void> {
     for (const seq of seqs) {
       const entry = this.outboxWrites.has(seq) ? this.outboxWrites.get(seq) : this.state.outbox.get(seq);
       if (entry) this.outboxWrites.set(seq, { ...clone(entry), status, attempts: entry.attempts + (options.countAttempt ? 1 : 0) });

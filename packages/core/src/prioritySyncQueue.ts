@@ -187,7 +187,7 @@ export class PrioritySyncQueue {
     batch.sort((a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.seq - b.seq);
     const inflight = batch.map((e) => ({ ...e, status: 'inflight' as const, attempts: e.attempts + 1 }));
     if (inflight.length > 0) {
-      if (tx.markOutbox) await tx.markOutbox(inflight.map((e) => e.seq), 'inflight', { countAttempt: true });
+      if (tx.markOutbox) await tx.markOutbox(inflight.map((e) => e.seq), 'inflight', { countAttempt: true, priorities: inflight.map((e) => e.priority) });
       else await tx.updateOutbox(inflight);
     }
     return inflight;

@@ -15,6 +15,7 @@ import type {
   ServerState,
   StorageQuery,
   StoredDoc,
+  SyncPriority,
   WriteTransaction,
 } from '@nexus-store/core';
 import { APPLICATION_ID, SCHEMA_VERSION, migrate, readFileInfo } from './schema.js';
@@ -347,6 +348,7 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteOutbox: db.prepare<[string], { seq: number }>('DELETE FROM nx_outbox WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq'),
     markOutbox: db.prepare('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?))'),
+    markOutboxAt: db.prepare<[OutboxStatus, number, string], number>('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq').pluck(),
     outboxForKey: db.prepare<[{ collection: string; keys: string }], OutboxRow>(outboxOfDocsSql((key) => `${key} = @keys`)).raw(true),
     outboxForKeys: db.prepare<[{ collection: string; keys: string }], OutboxRow>(outboxOfDocsSql((key) => `${key} IN (SELECT value FROM json_each(@keys))`)).raw(true),
     /** Lists a new entry on its stored document; changes nothing (0 changes) when there is no such document. */
@@ -961,9 +963,20 @@ class SqliteTransaction implements WriteTransaction {
     });
   }
 
-  markOutbox(seqs: readonly number[], status: OutboxStatus, options: { countAttempt?: boolean } = {}): Promise<void> {
+  markOutbox(seqs: readonly number[], status: OutboxStatus, options: { countAttempt?: boolean; priorities?: readonly SyncPriority[] } = {}): Promise<void> {
     return this.runFlushedWrite((s) => {
-      if (seqs.length > 0) s.markOutbox.run(status, options.countAttempt ? 1 : 0, JSON.stringify(seqs.flatMap(rowidsOf)));
+      if (seqs.length === 0) return;
+      const attempt = options.countAttempt ? 1 : 0;
+      let rest = seqs;
+      const priorities = options.priorities;
+      if (priorities && priorities.length === seqs.length) {
+        // Each entry at its one rowid (~2 ms less per 1,000 than four lookups each); one whose
+        // priority changed since is not there, and gets the lookup by seq below.
+        const marked = new Set(s.markOutboxAt.all(status, attempt, JSON.stringify(seqs.map((seq, i) => PRIORITY_RANK[priorities[i]!] * SEQ_SLOT + seq))));
+        if (marked.size === seqs.length) return;
+        rest = seqs.filter((seq) => !marked.has(seq));
+      }
+      s.markOutbox.run(status, attempt, JSON.stringify(rest.flatMap(rowidsOf)));
     });
   }
 

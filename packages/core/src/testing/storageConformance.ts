@@ -278,6 +278,10 @@ export function storageConformanceCases(createHarness: CreateStorageHarness): Co
       throw new Error('rolled back');
     }).catch(() => undefined);
     equal((await storage.read((tx) => tx.listOutbox({ status: 'failed' }))).length, 0, 'a rolled back mark changes nothing');
+    // With the priorities the caller read: one of them stale (n is 'low', not 'critical'); each entry is marked once.
+    await storage.write((tx) => tx.markOutbox!([a!, b!], 'failed', { countAttempt: true, priorities: ['high', 'critical'] }));
+    listed = await storage.read((tx) => tx.listOutbox());
+    equal(listed.map((e) => [e.key, e.status, e.attempts]), [['m', 'failed', 2], ['n', 'failed', 2]], 'marked with priorities, a stale one too, each attempt counted once');
   });
 
   add('outbox: ackOutbox (when the adapter has it) settles only in-flight entries that are their record\'s only one, have a document and an ack above its server version', async ({ storage }) => {
