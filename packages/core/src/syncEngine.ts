@@ -47,7 +47,7 @@ export interface SyncEngineDeps {
   collections: () => string[];
   emit: (changes: DocChangeRef[]) => void;
   onPhase: (phase: 'pushing' | 'pulling', progress: SyncProgress) => void;
-  /** Resolves after the event loop has run its pending I/O (a timer of 0 ms on the injected clock). */
+  /** Resolves after the event loop has run its pending I/O (`setImmediate`, or a 0 ms timer). */
   yieldToEventLoop: () => Promise<void>;
 }
 

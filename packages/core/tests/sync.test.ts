@@ -165,16 +165,17 @@ describe('sync engine', () => {
     const remote = createMemoryRemote();
     const state = createMemoryStorageState();
     // At each push after the first: was the batch before it still unacknowledged when a request
-    // sent at this push would reach the network (a fetch needs a turn of the event loop)?
+    // sent at this push would reach the network (after the microtasks and I/O of this turn of the
+    // event loop, which a setImmediate queued now runs after)?
     const unackedWhenSent: boolean[] = [];
     const watching: RemoteBackend = {
       push(mutations, options) {
         const previous = remote.pushes.at(-1)?.map((m) => m.mutationId) ?? [];
         if (previous.length > 0) {
-          setTimeout(() => {
+          setImmediate(() => {
             const outboxIds = new Set([...state.outbox.values()].map((e) => e.mutationId));
             unackedWhenSent.push(previous.every((id) => outboxIds.has(id)));
-          }, 0);
+          });
         }
         return new Promise((resolve, reject) => setTimeout(() => remote.push(mutations, options).then(resolve, reject), 5));
       },
