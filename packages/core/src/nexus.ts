@@ -12,6 +12,7 @@ import type { RecordData, RemoteBackend, SyncPriority } from './remoteBackend.js
 import { backoffDelay, resolveRetryOptions, type ResolvedRetryOptions, type RetryOptions } from './retryPolicy.js';
 import { assertPriority, CollectionCodec, StoreImpl, type Store, type StoreHost, type StoreOptions } from './store.js';
 import { SyncEngine, type CollectionRuntime, type SyncProgress, type SyncReport } from './syncEngine.js';
+
 /**
  * Resolves once the event loop has run its pending I/O: `setImmediate` where the runtime has it
  * (Node; a 0 ms timer waits at least 1 ms there), else a 0 ms timer. Not a clock: nothing waits on
