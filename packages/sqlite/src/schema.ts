@@ -99,6 +99,10 @@ const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [
         BEGIN ${copyShared}; END;
     `);
   },
+  // 5: the server state column also leaves out `hlc` and `fieldClocks` when they are the document's,
+  // and `deleted` when false (a synced record's column is `{"version":N}`). No table changes; the
+  // version tells older libraries (which would misread it) to refuse the file.
+  () => undefined,
 ];
 
 /** The schema version this library writes. */

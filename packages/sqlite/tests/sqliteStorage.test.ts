@@ -243,6 +243,50 @@ describe('server state column', () => {
     expect(deleted?.server).toEqual(server({ id: 'c', name: 'Cy' }));
     expect((await storage.read((tx) => tx.queryDocs('c', { where: { name: 'Ada' } })))[0]?.server).toEqual(server(data));
   });
+
+  it('leaves out the clock and field clocks a server state shares with its document (schema 5), also when a push is acknowledged, and keeps them once the document moves on', async () => {
+    const hlc = '0000000000002:0000:s';
+    const clocks = { name: hlc };
+    const rawServer = async (key: string) => {
+      const raw = new Database(folder.file(), { readonly: true });
+      try {
+        return (raw.prepare("SELECT server FROM nx_docs WHERE collection = 'c' AND key = ?").pluck().get(key) as string | null) ?? null;
+      } finally {
+        raw.close();
+      }
+    };
+    const data = { id: 'a', name: 'Ada' };
+    await storage.write((tx) => tx.putDocs([doc('c', 'a', data, { hlc, fieldClocks: clocks, syncState: 'synced', server: { version: 3, deleted: false, data, hlc, fieldClocks: clocks } })]));
+    expect(await rawServer('a')).toBe('{"version":3}');
+    let [a] = await storage.read((tx) => tx.getDocs('c', ['a']));
+    expect(a?.server).toEqual({ version: 3, deleted: false, data, hlc, fieldClocks: clocks });
+    // A local write moves the document on: the server state keeps its own clock and field clocks.
+    const later = '0000000000005:0000:client';
+    await storage.write((tx) => tx.putDocs([{ ...a!, data: { id: 'a', name: 'Ada L.' }, hlc: later, fieldClocks: { name: later }, syncState: 'pending' }]));
+    [a] = await storage.read((tx) => tx.getDocs('c', ['a']));
+    expect(a?.server).toEqual({ version: 3, deleted: false, data, hlc, fieldClocks: clocks });
+    expect(JSON.parse((await rawServer('a'))!)).toEqual({ version: 3, data, hlc, fieldClocks: clocks });
+
+    // A fresh write acknowledged by ackOutbox: its server state is all the document's but the version.
+    const fresh = { id: 'f', name: 'Fay' };
+    const seq = await storage.write(async (tx) => {
+      await tx.putDocs([doc('c', 'f', fresh, { fieldClocks: { name: '0000000000001:0000:client' }, syncState: 'pending' })]);
+      return tx.addOutbox(outboxEntry('c', 'f', fresh, { fieldClocks: { name: '0000000000001:0000:client' }, status: 'inflight', attempts: 1 }));
+    });
+    expect(await storage.write((tx) => tx.ackOutbox!([{ seq, version: 9, priority: 'normal' }]))).toEqual([seq]);
+    expect(await rawServer('f')).toBe('{"version":9}');
+    const [f] = await storage.read((tx) => tx.getDocs('c', ['f']));
+    expect(f).toMatchObject({ syncState: 'synced', server: { version: 9, deleted: false, data: fresh, hlc: '0000000000001:0000:client', fieldClocks: { name: '0000000000001:0000:client' } } });
+    // A delete acknowledged the same way, and one whose clock is not its document's.
+    const gone = await storage.write(async (tx) => {
+      await tx.putDocs([doc('c', 'g', null, { deleted: true, syncState: 'pending' })]);
+      return tx.addOutbox(outboxEntry('c', 'g', null, { status: 'inflight', attempts: 1, hlc: '0000000000000:0000:old' }));
+    });
+    await storage.write((tx) => tx.ackOutbox!([{ seq: gone, version: 10 }]));
+    expect(JSON.parse((await rawServer('g'))!)).toEqual({ version: 10, deleted: true, data: null, hlc: '0000000000000:0000:old' });
+    const [g] = await storage.read((tx) => tx.getDocs('c', ['g']));
+    expect(g?.server).toEqual({ version: 10, deleted: true, data: null, hlc: '0000000000000:0000:old', fieldClocks: null });
+  });
 });
 
 describe('outbox seqs', () => {
@@ -827,7 +871,7 @@ describe('migration from schema 2', () => {
     expect(indexes).toEqual(['nx_outbox_by_tx', 'nx_outbox_docless']);
     expect(docless).toEqual([2]);
     expect(version).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(4);
+    expect(SCHEMA_VERSION).toBe(5);
     storage = sqliteStorage({ filename: folder.file() });
     await storage.open();
   });
