@@ -163,8 +163,9 @@ export class SyncEngine {
    * Batches go out one at a time, in push order, each only after the one before was acknowledged,
    * but the client's own work overlaps the server's: while batch N is at the server, the results
    * of N - 1 are written and batch N + 1 is taken (without N's records, whose later entries build on
-   * N's results), in one storage transaction, and N + 1 is handed to the remote to prepare. Whatever was taken and not settled when the push stops goes back to pending (a
-   * batch the server applied but whose answer was not handled comes back as `duplicate`).
+   * N's results), in one storage transaction, and N + 1 is handed to the remote to prepare.
+   * Whatever was taken and not settled when the push stops goes back to pending (a batch the server
+   * applied but whose answer was not handled comes back as `duplicate`).
    *
    * The results of N - 1 are written only once N has left: the request needs turns of the event
    * loop to reach the network (fetch does), and a storage transaction started first would hold them
@@ -184,22 +185,22 @@ export class SyncEngine {
     let toApply: PendingResults | null = null;
     /** A batch the server answered whose results could not be written. */
     let unapplied: OutboxEntry[] | null = null;
-    /**
-     * Writes the pending results, in the same storage transaction as the next take when `take` is
-     * given (one commit instead of two: ~15% of the client's work per batch).
-     */
-    const applyThenTake = async (take?: { limit: number; skip?: readonly OutboxEntry[] }): Promise<TakenBatch | null> => {
+    /** Runs `write` with the pending results, which are no longer pending, whatever happens. */
+    const withPending = async <T>(write: (results: PendingResults | null) => Promise<T>): Promise<T> => {
       const results = toApply;
       toApply = null;
-      if (!results && !take) return null;
       try {
-        return await this.takeBatch(take?.limit ?? 0, take?.skip, results, !take);
+        return await write(results);
       } catch (error) {
         // Rolled back: the batch is still in flight; it goes back to pending below (re-sent, it is a duplicate).
         if (results) unapplied = results.batch;
         throw error;
       }
     };
+    /** Writes the pending results and takes the next batch in one storage transaction (one commit instead of two). */
+    const applyThenTake = (skip?: readonly OutboxEntry[]) => withPending((results) => this.takeBatch(limit, skip, results));
+    /** Writes the pending results alone (the push has nothing more to take, or stops). */
+    const applyPending = () => withPending(async (results) => (results ? this.writeResults(results) : undefined));
     try {
       for (let round = 0; round < MAX_PUSH_ROUNDS; round++) {
         throwIfAborted(signal);
@@ -207,7 +208,7 @@ export class SyncEngine {
         next = null;
         if (taken.batch.length === 0 && toApply) {
           // Only records of the batch whose results are pending were left: take again once they are written.
-          taken = (await applyThenTake({ limit }))!;
+          taken = await applyThenTake();
         }
         if (taken.batch.length === 0) return;
         const { batch, cursor } = taken;
@@ -216,7 +217,7 @@ export class SyncEngine {
         const answer = remote.push(taken.mutations, { signal, cursor });
         answer.catch(() => undefined); // handled below, after the work done meanwhile
         if (toApply) await Promise.race([answer.then(noop, noop), this.deps.yieldToEventLoop()]);
-        next = (await applyThenTake({ limit, skip: batch }))!;
+        next = await applyThenTake(batch);
         // Encoded while this batch is at the server, so that it can leave as soon as the answer is in.
         if (next.batch.length > 0) remote.preparePush?.(next.mutations);
         let results: MutationResult[];
@@ -253,10 +254,10 @@ export class SyncEngine {
         if (advance && next.batch.length > 0) next = { ...next, cursor: advance.next };
         toApply = { batch, write: (tx) => this.applyResults(tx, batch, results, report, advance) };
       }
-      await applyThenTake();
+      await applyPending();
     } finally {
       // Stopped early (an error, or cancelled): what was taken and not settled goes back to pending.
-      await applyThenTake().catch(() => undefined); // an error is already on its way out
+      await applyPending().catch(() => undefined); // an error is already on its way out
       const unsettled = [...(unapplied ?? []), ...(sent ?? [])];
       const ahead = next?.batch ?? [];
       sent = null;
@@ -267,18 +268,23 @@ export class SyncEngine {
   }
 
   /**
-   * Takes the next batch (marked in flight) and the pull cursor it carries, after writing `results`
-   * of the batch before in the same transaction. `applyOnly`: writes the results and takes nothing.
+   * Takes the next batch (marked in flight) and the pull cursor it carries, after writing the
+   * `results` of the batch before in the same transaction.
    */
-  private async takeBatch(limit: number, skip?: readonly OutboxEntry[], results?: PendingResults | null, applyOnly = false): Promise<TakenBatch> {
+  private async takeBatch(limit: number, skip?: readonly OutboxEntry[], results?: PendingResults | null): Promise<TakenBatch> {
     const { storage, queue, clientId } = this.deps;
-    const { batch, cursor, changes } = await storage.write(async (tx) => {
-      const changes = results ? await results.write(tx) : [];
-      if (applyOnly) return { batch: [], cursor: null, changes };
-      return { batch: await queue.takeBatch(tx, limit, skip), cursor: (await tx.getMeta<string>(CURSOR_KEY)) ?? null, changes };
-    });
+    const { batch, cursor, changes } = await storage.write(async (tx) => ({
+      changes: results ? await results.write(tx) : [],
+      batch: await queue.takeBatch(tx, limit, skip),
+      cursor: (await tx.getMeta<string>(CURSOR_KEY)) ?? null,
+    }));
     if (results) this.deps.emit(changes);
     return { batch, mutations: batch.map((e) => toMutation(e, clientId)), cursor };
+  }
+
+  /** Writes a batch's push results in a storage transaction of their own. */
+  private async writeResults(results: PendingResults): Promise<void> {
+    this.deps.emit(await this.deps.storage.write((tx) => results.write(tx)));
   }
 
   /**
