@@ -56,6 +56,12 @@ export interface SyncHandlerContext {
 type Env = { Variables: { claims: TokenClaims } };
 
 const CURSOR = /^\d{1,15}$/;
+
+/** A cursor in a query: '' or 'null' is 0 (never pulled), digits their number, anything else NaN. */
+function cursorFromQuery(value: string): number {
+  if (value === '' || value === 'null') return 0;
+  return CURSOR.test(value) ? Number(value) : Number.NaN;
+}
 const LIMIT = /^\d{1,9}$/;
 
 function fail(c: Context, status: 400 | 401 | 403 | 404 | 405 | 410 | 413 | 415 | 429, code: string, message: string) {
@@ -176,13 +182,10 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
       }
     }
     const started = now();
-    // The client's pull cursor: in the query (where httpRemote sends it) or in the body.
+    // The client's pull cursor (0: it never pulled): in the query, where httpRemote sends it, or in the body.
     const queryCursor = c.req.query('cursor');
-    if (queryCursor !== undefined && queryCursor !== '' && queryCursor !== 'null' && !CURSOR.test(queryCursor)) {
-      return fail(c, 400, 'VALIDATION', 'cursor must be a cursor returned by a pull (digits), or null.');
-    }
-    const cursorSent = queryCursor !== undefined ? (queryCursor === '' || queryCursor === 'null' ? null : queryCursor) : parsed.data.cursor;
-    const sentCursor = cursorSent === undefined ? undefined : cursorSent === null ? 0 : Number(cursorSent);
+    const sentCursor = queryCursor !== undefined ? cursorFromQuery(queryCursor) : parsed.data.cursor === undefined ? undefined : Number(parsed.data.cursor ?? 0);
+    if (Number.isNaN(sentCursor)) return fail(c, 400, 'VALIDATION', 'cursor must be a cursor returned by a pull (digits), or null.');
     const { results, cursor } = await store.write(tenant, (tx) => applyPush(tx, clientId, mutations, collections, now(), sentCursor));
     const counts: Record<string, number> = {};
     for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
@@ -194,9 +197,9 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
     const { tenant } = c.get('claims');
     const cursorParam = c.req.query('cursor') ?? '';
     const limitParam = c.req.query('limit');
-    if (cursorParam !== '' && cursorParam !== 'null' && !CURSOR.test(cursorParam)) return fail(c, 400, 'VALIDATION', 'cursor must be a cursor returned by a previous pull (digits), or empty.');
+    const after = cursorFromQuery(cursorParam);
+    if (Number.isNaN(after)) return fail(c, 400, 'VALIDATION', 'cursor must be a cursor returned by a previous pull (digits), or empty.');
     if (limitParam !== undefined && (!LIMIT.test(limitParam) || Number(limitParam) < 1)) return fail(c, 400, 'VALIDATION', 'limit must be a positive integer.');
-    const after = cursorParam === '' || cursorParam === 'null' ? 0 : Number(cursorParam);
     const limit = Math.min(limitParam === undefined ? limits.defaultPullLimit : Number(limitParam), limits.maxPullLimit);
     const page = await store.pull(tenant, after, limit);
     logger.debug('pull', { tenant, after, limit, changes: Math.min(page.changes.length, limit) });
