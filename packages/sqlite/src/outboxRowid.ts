@@ -1,5 +1,12 @@
+import { PRIORITY_RANK, type SyncPriority } from '@nexus-store/core';
+
 /** Outbox rowids: priority rank * SEQ_SLOT + seq (seqs stay far below 2^44). */
 export const SEQ_SLOT = 2 ** 44;
+
+/** The rowid of the entry with this seq and priority. */
+export function rowidOf(seq: number, priority: SyncPriority): number {
+  return PRIORITY_RANK[priority] * SEQ_SLOT + seq;
+}
 
 /** The rowid an entry with this seq has under each of the four priority ranks. */
 export function rowidsOf(seq: number): [number, number, number, number] {
