@@ -169,11 +169,25 @@ function encodeServer(doc: StoredDoc): string | null {
   const server = doc.server;
   if (server === null) return null;
   const sameData = server.data !== null && server.data === doc.data && !doc.deleted;
-  let json = `{"version":${server.version}`;
-  if (server.deleted) json += ',"deleted":true';
-  if (!sameData) json += `,"data":${server.data === null ? 'null' : recordJson(server.data)}`;
-  if (server.hlc !== doc.hlc) json += `,"hlc":${JSON.stringify(server.hlc)}`;
-  if (server.fieldClocks !== doc.fieldClocks) json += `,"fieldClocks":${JSON.stringify(server.fieldClocks)}`;
+  return serverColumn(
+    server.version,
+    server.deleted,
+    sameData ? undefined : server.data === null ? 'null' : recordJson(server.data),
+    server.hlc === doc.hlc ? undefined : JSON.stringify(server.hlc),
+    server.fieldClocks === doc.fieldClocks ? undefined : JSON.stringify(server.fieldClocks),
+  );
+}
+
+/**
+ * The text of a server state column: `data`, `hlc` and `fieldClocks` as JSON text, each left out
+ * (undefined) where it is the document's; `deleted` only when true. `decodeServer` reads it back.
+ */
+function serverColumn(version: number, deleted: boolean, data: string | undefined, hlc: string | undefined, fieldClocks: string | undefined): string {
+  let json = `{"version":${version}`;
+  if (deleted) json += ',"deleted":true';
+  if (data !== undefined) json += `,"data":${data}`;
+  if (hlc !== undefined) json += `,"hlc":${hlc}`;
+  if (fieldClocks !== undefined) json += `,"fieldClocks":${fieldClocks}`;
   return `${json}}`;
 }
 
@@ -198,12 +212,8 @@ type AckRow = [
 
 /** The server state column of an acknowledged entry, as `encodeServer` writes it. */
 function ackedServer(op: OutboxEntry['op'], version: number, same: boolean, data: string | null, hlc: string, fieldClocks: string | null, sameHlc: boolean, sameClocks: boolean): string {
-  let json = `{"version":${version}`;
-  if (op === 'delete') json += ',"deleted":true,"data":null';
-  else if (!same) json += `,"data":${data ?? 'null'}`;
-  if (!sameHlc) json += `,"hlc":${JSON.stringify(hlc)}`;
-  if (!sameClocks) json += `,"fieldClocks":${fieldClocks ?? 'null'}`;
-  return `${json}}`;
+  const deleted = op === 'delete';
+  return serverColumn(version, deleted, deleted ? 'null' : same ? undefined : (data ?? 'null'), sameHlc ? undefined : JSON.stringify(hlc), sameClocks ? undefined : (fieldClocks ?? 'null'));
 }
 
 /** A server state column read back whole, with what it left out taken from its document. */
