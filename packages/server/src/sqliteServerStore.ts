@@ -80,7 +80,10 @@ const RECORD_VALUES = 11;
 const RECORD_CLIENT_ID = 8;
 const RECORD_MUTATION_ID = 10;
 const DEDUP_VALUES = 5;
-/** Rows per multi-row INSERT. */
+/**
+ * Rows per multi-row INSERT. One statement per row made the push transaction of 1,000 take ~22 ms
+ * instead of ~8.5 (in-process, same file, alternating runs).
+ */
 const WRITE_CHUNK = 64;
 const valuesOf = (count: number, rows: number): string => Array(rows).fill(`(${Array(count).fill('?').join(', ')})`).join(', ');
 const PUT_RECORDS_SQL = (rows: number) => `INSERT INTO nexus_records (tenant, ${RECORD_COLUMNS}, updated_at, mutation_id) VALUES ${valuesOf(RECORD_VALUES, rows)}
