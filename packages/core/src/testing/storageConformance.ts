@@ -327,6 +327,14 @@ export function storageConformanceCases(createHarness: CreateStorageHarness): Co
     }).catch(() => undefined);
     const after = await storage.read(async (tx) => ({ outbox: await tx.getOutboxForKeys('c', ['waiting']), docs: await tx.getDocs('c', ['waiting']) }));
     equal([after.outbox.map((e) => e.status), after.docs[0]?.syncState], [['pending'], 'pending'], 'a rolled back ack changes nothing');
+    // A record whose other entry was added before its document existed is left to the core too.
+    const first = await storage.write((tx) => tx.addOutbox(makeEntry('early', 'normal', { collection: 'c', data })));
+    const early = await storage.write(async (tx) => {
+      await tx.putDocs([makeDoc('c', 'early', data, { syncState: 'pending' })]);
+      return { first, second: await tx.addOutbox(makeEntry('early', 'normal', { collection: 'c', data, ...inflight })) };
+    });
+    equal(await storage.write((tx) => tx.ackOutbox!([{ seq: early.second, version: 20 }])), [], 'an entry whose record has an entry from before its document is left to the core');
+    equal((await storage.read((tx) => tx.getOutboxForKeys('c', ['early']))).map((e) => e.seq), [early.first, early.second], 'both entries stay');
   });
 
   add('outbox: ackOutbox with priorities: an ack with its entry\'s priority is handled as one without; one with a priority the entry no longer has is handled right or left unchanged', async ({ storage }) => {
