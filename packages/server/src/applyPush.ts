@@ -1,5 +1,9 @@
 import type { Mutation, MutationResult, RecordData, ServerRecord } from '@nexus-store/core';
-import type { ServerStoreTransaction } from './serverStore.js';
+import type { MaybePromise, ServerStoreTransaction } from './serverStore.js';
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
 
 /** Anything with zod's `safeParse` (zod 3 or 4 schemas). */
 export interface CollectionSchema {
@@ -53,17 +57,20 @@ async function applyOne(
   config: CollectionConfig | undefined,
   now: number,
 ): Promise<MutationResult> {
-  const firstVersion = await tx.getDedup(clientId, m.mutationId);
+  // A store's answer is awaited only when it is a promise (see ServerStoreTransaction).
+  const dedup = tx.getDedup(clientId, m.mutationId);
+  const firstVersion = isPromise(dedup) ? await dedup : dedup;
   if (firstVersion !== null) return { mutationId: m.mutationId, status: 'duplicate', version: firstVersion };
 
-  const current = await tx.getRecord(m.collection, m.key);
+  const found = tx.getRecord(m.collection, m.key);
+  const current = isPromise(found) ? await found : found;
   if (m.baseVersion !== (current?.version ?? 0)) {
     return { mutationId: m.mutationId, status: 'conflict', reason: 'version', current };
   }
 
   const isDelete = m.op === 'delete';
   const data: RecordData | null = isDelete ? null : m.data;
-  const uniqueValues = isDelete ? [] : uniqueValuesOf(data, config?.unique ?? []);
+  const uniqueValues = isDelete || !config?.unique?.length ? NO_UNIQUE_VALUES : uniqueValuesOf(data, config.unique);
   for (const { field, value } of uniqueValues) {
     const owner = await tx.findUniqueOwner(m.collection, field, value);
     if (owner !== null && owner !== m.key) {
@@ -80,7 +87,8 @@ async function applyOne(
     }
   }
 
-  const version = await tx.nextVersion();
+  const next = tx.nextVersion();
+  const version = isPromise(next) ? await next : next;
   const record: ServerRecord = {
     collection: m.collection,
     key: m.key,
@@ -91,13 +99,17 @@ async function applyOne(
     fieldClocks: m.fieldClocks,
     clientId,
   };
-  await tx.putRecord(record, now);
+  const put = tx.putRecord(record, now);
+  if (isPromise(put)) await put;
   if ((config?.unique?.length ?? 0) > 0) await tx.replaceUniques(m.collection, m.key, uniqueValues);
-  await tx.putDedup(clientId, m.mutationId, version, now);
+  const dedupPut = tx.putDedup(clientId, m.mutationId, version, now);
+  if (isPromise(dedupPut)) await dedupPut;
   return { mutationId: m.mutationId, status: 'applied', version };
 }
 
 /** Unique values as JSON text; null and missing values are not unique-constrained. */
+const NO_UNIQUE_VALUES: ReadonlyArray<{ field: string; value: string }> = Object.freeze([]);
+
 function uniqueValuesOf(data: RecordData | null, fields: readonly string[]): Array<{ field: string; value: string }> {
   const out: Array<{ field: string; value: string }> = [];
   if (!data) return out;

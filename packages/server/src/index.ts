@@ -7,7 +7,7 @@ export { sqliteServerStore } from './sqliteServerStore.js';
 export { postgresServerStore } from './postgresServerStore.js';
 export type { PostgresServerStoreOptions } from './postgresServerStore.js';
 export type { SqliteServerStoreOptions } from './sqliteServerStore.js';
-export type { ServerStore, ServerStoreTransaction, StoredUser, PullPage, CompactResult, PokeListener } from './serverStore.js';
+export type { ServerStore, ServerStoreTransaction, MaybePromise, StoredUser, PullPage, CompactResult, PokeListener } from './serverStore.js';
 export { hashPassword, verifyPassword } from './passwordHash.js';
 export { jsonLogger, silentLogger } from './jsonLogger.js';
 export type { ServerLogger, LogLevel, JsonLoggerOptions } from './jsonLogger.js';

@@ -9,9 +9,14 @@ export interface StoredUser {
   createdAt: number;
 }
 
+/** A value, or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
 /**
  * The operations one push needs, inside one database transaction scoped to one tenant.
- * Everything done through it commits or rolls back together.
+ * Everything done through it commits or rolls back together. The per-mutation calls may answer
+ * synchronously (the SQLite store does): the push then awaits nothing per call. Five awaits per
+ * mutation allocated ~2 MB per push of 1,000 (a quarter of the server's garbage) and took ~0.4 ms.
  */
 export interface ServerStoreTransaction {
   /**
@@ -25,16 +30,16 @@ export interface ServerStoreTransaction {
    */
   preload?(clientId: string, mutations: ReadonlyArray<{ mutationId: string; collection: string; key: string }>): Promise<void>;
   /** The version the first application of (clientId, mutationId) produced, or null. */
-  getDedup(clientId: string, mutationId: string): Promise<number | null>;
-  getRecord(collection: string, key: string): Promise<ServerRecord | null>;
+  getDedup(clientId: string, mutationId: string): MaybePromise<number | null>;
+  getRecord(collection: string, key: string): MaybePromise<ServerRecord | null>;
   /** The key of the live record holding `value` (JSON) in a unique `field`, or null. */
   findUniqueOwner(collection: string, field: string, value: string): Promise<string | null>;
   /** The next version of the tenant. Versions are assigned in commit order. */
-  nextVersion(): Promise<number>;
-  putRecord(record: ServerRecord, updatedAt: number): Promise<void>;
+  nextVersion(): MaybePromise<number>;
+  putRecord(record: ServerRecord, updatedAt: number): MaybePromise<void>;
   /** Replaces the unique values (field, JSON value) the record `key` holds. */
   replaceUniques(collection: string, key: string, values: ReadonlyArray<{ field: string; value: string }>): Promise<void>;
-  putDedup(clientId: string, mutationId: string, version: number, createdAt: number): Promise<void>;
+  putDedup(clientId: string, mutationId: string, version: number, createdAt: number): MaybePromise<void>;
 }
 
 export interface PullPage {

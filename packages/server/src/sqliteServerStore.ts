@@ -275,14 +275,14 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         }
         cache.preloaded(clientId, mutations, found, records);
       },
-      async getDedup(clientId, mutationId) {
+      getDedup(clientId, mutationId) {
         const cached = cache.dedup(clientId, mutationId);
         if (cached !== undefined) return cached;
         flush();
         const row = (stmt(GET_DEDUP_SQL).get(tenant, clientId, mutationId) ?? stmt(GET_ROW_DEDUP_SQL).get(tenant, clientId, mutationId)) as { version: number } | undefined;
         return row?.version ?? null;
       },
-      async getRecord(collection, key) {
+      getRecord(collection, key) {
         const cached = cache.record(collection, key);
         if (cached !== undefined) return cached;
         flush();
@@ -293,11 +293,11 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         const row = stmt('SELECT key FROM nexus_uniques WHERE tenant = ? AND collection = ? AND field = ? AND value = ?').get(tenant, collection, field, value) as { key: string } | undefined;
         return row?.key ?? null;
       },
-      async nextVersion() {
+      nextVersion() {
         version += 1;
         return version;
       },
-      async putRecord(r, updatedAt) {
+      putRecord(r, updatedAt) {
         cache.setRecord(r.collection, r.key, r);
         rowAt.set(r.version, recordValues.length);
         recordValues.push(tenant, r.collection, r.key, r.version, r.deleted ? 1 : 0, r.data === null ? null : JSON.stringify(r.data), r.hlc,
@@ -308,7 +308,7 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
         const insert = stmt('INSERT INTO nexus_uniques (tenant, collection, field, value, key) VALUES (?, ?, ?, ?, ?)');
         for (const v of values) insert.run(tenant, collection, v.field, v.value, key);
       },
-      async putDedup(clientId, mutationId, v, createdAt) {
+      putDedup(clientId, mutationId, v, createdAt) {
         cache.setDedup(clientId, mutationId, v);
         // The entry of the write that makes a row this push writes goes into that row.
         const at = rowAt.get(v);
