@@ -22,7 +22,7 @@ import { APPLICATION_ID, SCHEMA_VERSION, migrate, readFileInfo } from './schema.
 import { canQueryInSql, fieldExpr, fromSql, isSqlField, pickIndexedField, selectSql, whereSql } from './querySql.js';
 import type { SqlFragment, SqlValue } from './querySql.js';
 import { toStorageError } from './sqliteErrors.js';
-import { ROWID_OF_SEQ, SEQ_SLOT, rowidOf, rowidsOf } from './outboxRowid.js';
+import { ROWID_OF_SEQ, SEQ_SLOT, consecutiveRange, rowidOf, rowidsOf } from './outboxRowid.js';
 
 export type SqliteDurability = 'normal' | 'full';
 
@@ -351,7 +351,16 @@ const ACK_CANDIDATES_SQL = (entryOfAck: string, docless: boolean) =>
      (e.op = 'upsert' AND e.data IS NULL AND e.hlc = '' AND e.field_clocks IS d.field_clocks AND d.deleted = 0)
    FROM json_each(?) a JOIN nx_outbox e ON ${entryOfAck}
    JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
-   WHERE e.status = 'inflight'
+   WHERE ${ACK_CANDIDATE_WHERE(docless)}`;
+
+/** SQL: the same over the entries at the rowids `BETWEEN @first AND @last` (consecutiveRange), the ack's index being `e.id - @first`. */
+const ACK_CANDIDATES_IN_RANGE_SQL = (docless: boolean) =>
+  `SELECT e.id - @first, e.id, e.seq, e.collection, e.key, json_extract(d.server, '$.version'),
+     (e.op = 'upsert' AND e.data IS NULL AND e.hlc = '' AND e.field_clocks IS d.field_clocks AND d.deleted = 0)
+   FROM nx_outbox e JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
+   WHERE e.id BETWEEN @first AND @last AND ${ACK_CANDIDATE_WHERE(docless)}`;
+
+const ACK_CANDIDATE_WHERE = (docless: boolean) => `e.status = 'inflight'
      AND (d.outbox = json_array(e.seq) OR NOT EXISTS (SELECT 1 FROM json_each(d.outbox) j, nx_outbox o WHERE j.value <> e.seq AND ${ROWID_OF_SEQ('o.id', 'j.value')}))
      ${docless ? `AND NOT EXISTS (SELECT 1 FROM nx_outbox o WHERE o.docless = 1 AND o.collection = e.collection AND o.key = e.key AND o.seq <> e.seq)` : ''}`;
 
@@ -404,6 +413,10 @@ function prepareStatements(db: Database.Database) {
     deleteOutbox: db.prepare<[string], { seq: number }>('DELETE FROM nx_outbox WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq'),
     /** Marks the entries at these rowids; returns the seqs of those it found. */
     markOutbox: db.prepare<[OutboxStatus, number, string], number>('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?)) RETURNING seq').pluck(),
+    /** The same for the rowids `BETWEEN ? AND ?` (consecutiveRange): ~0.9 ms per 1,000 instead of ~1.3. */
+    markOutboxInRange: db.prepare<[OutboxStatus, number, number, number], number>('UPDATE nx_outbox SET status = ?, attempts = attempts + ? WHERE id BETWEEN ? AND ? RETURNING seq').pluck(),
+    /** Deletes the rowids `BETWEEN ? AND ?` (consecutiveRange): ~0.2 ms per 1,000 instead of ~1 for a JSON list. */
+    deleteOutboxInRange: db.prepare<[number, number]>('DELETE FROM nx_outbox WHERE id BETWEEN ? AND ?'),
     outboxForKey: db.prepare<[{ collection: string; keys: string }], OutboxRow>(outboxOfDocsSql((key) => `${key} = @keys`)).raw(true),
     outboxForKeys: db.prepare<[{ collection: string; keys: string }], OutboxRow>(outboxOfDocsSql((key) => `${key} IN (SELECT value FROM json_each(@keys))`)).raw(true),
     /** Lists a new entry on its stored document; changes nothing (0 changes) when there is no such document. */
@@ -419,6 +432,9 @@ function prepareStatements(db: Database.Database) {
     /** The same by the entries' rowids, for acks that came with the entry's priority: one lookup instead of four. */
     ackCandidatesAt: db.prepare<[string], AckRow>(ACK_CANDIDATES_SQL('e.id = a.value', false)).raw(true),
     ackCandidatesAtDocless: db.prepare<[string], AckRow>(ACK_CANDIDATES_SQL('e.id = a.value', true)).raw(true),
+    /** The same by a range of consecutive rowids (consecutiveRange). */
+    ackCandidatesInRange: db.prepare<[{ first: number; last: number }], AckRow>(ACK_CANDIDATES_IN_RANGE_SQL(false)).raw(true),
+    ackCandidatesInRangeDocless: db.prepare<[{ first: number; last: number }], AckRow>(ACK_CANDIDATES_IN_RANGE_SQL(true)).raw(true),
     ackDetails: db.prepare<[string], AckDetailRow>(ACK_DETAILS_SQL).raw(true),
     anyDocless: db.prepare<[], number>('SELECT EXISTS (SELECT 1 FROM nx_outbox WHERE docless = 1)').pluck(),
     /**
@@ -444,7 +460,14 @@ type Statements = ReturnType<typeof prepareStatements>;
 /** Deletes outbox rows by rowid in one statement, keeping the highest deleted seq (see nx_outbox_seq). */
 function deleteRows(s: Statements, rowids: readonly number[]): void {
   let highest = 0;
-  for (const { seq } of s.deleteOutbox.all(JSON.stringify(rowids))) if (seq > highest) highest = seq;
+  const range = consecutiveRange(rowids);
+  if (range) {
+    // Existing rows (the caller read them in this transaction): the last one's seq is the highest.
+    s.deleteOutboxInRange.run(range[0], range[1]);
+    highest = range[1] % SEQ_SLOT;
+  } else {
+    for (const { seq } of s.deleteOutbox.all(JSON.stringify(rowids))) if (seq > highest) highest = seq;
+  }
   if (highest > 0) s.rememberDeletedSeq.run(highest);
 }
 
@@ -1008,9 +1031,13 @@ class SqliteTransaction implements WriteTransaction {
       if (acks.length === 0) return [];
       const docless = s.anyDocless.get() === 1;
       // With every entry's priority known, its rowid is known (a stale priority misses: the core handles that ack).
-      const rows = acks.every((a) => a.priority !== undefined)
-        ? (docless ? s.ackCandidatesAtDocless : s.ackCandidatesAt).all(JSON.stringify(acks.map((a) => rowidOf(a.seq, a.priority!))))
-        : (docless ? s.ackCandidatesDocless : s.ackCandidates).all(JSON.stringify(acks.map((a) => a.seq)));
+      const rowids = acks.every((a) => a.priority !== undefined) ? acks.map((a) => rowidOf(a.seq, a.priority!)) : null;
+      const range = rowids && consecutiveRange(rowids);
+      const rows = range
+        ? (docless ? s.ackCandidatesInRangeDocless : s.ackCandidatesInRange).all({ first: range[0], last: range[1] })
+        : rowids
+          ? (docless ? s.ackCandidatesAtDocless : s.ackCandidatesAt).all(JSON.stringify(rowids))
+          : (docless ? s.ackCandidatesDocless : s.ackCandidates).all(JSON.stringify(acks.map((a) => a.seq)));
       // Only an ack above the document's server version (an older one is the core's to settle).
       const settled = rows.filter(([index, , , , , serverVersion]) => acks[index]!.version > (serverVersion ?? 0));
       if (settled.length === 0) return [];
@@ -1039,7 +1066,9 @@ class SqliteTransaction implements WriteTransaction {
       if (priorities && priorities.length === seqs.length) {
         // Each entry at its one rowid (~2 ms less per 1,000 than four lookups each); one whose
         // priority changed since is not there, and gets the lookup by seq below.
-        const marked = new Set(s.markOutbox.all(status, attempt, JSON.stringify(seqs.map((seq, i) => rowidOf(seq, priorities[i]!)))));
+        const rowids = seqs.map((seq, i) => rowidOf(seq, priorities[i]!));
+        const range = consecutiveRange(rowids);
+        const marked = new Set(range ? s.markOutboxInRange.all(status, attempt, range[0], range[1]) : s.markOutbox.all(status, attempt, JSON.stringify(rowids)));
         if (marked.size === seqs.length) return;
         rest = seqs.filter((seq) => !marked.has(seq));
       }

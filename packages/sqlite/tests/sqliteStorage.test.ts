@@ -342,6 +342,44 @@ describe('outbox seqs', () => {
     expect(await storage.read((tx) => tx.listOutbox())).toEqual([]);
   });
 
+  it('marks and acknowledges a batch of consecutive entries by their rowid range, and still finds one whose priority changed inside it', async () => {
+    const data = (key: string) => ({ id: key, v: 1 });
+    const keys = ['a', 'b', 'c', 'd', 'e'];
+    const seqs = await storage.write(async (tx) => {
+      await tx.putDocs(keys.map((key) => doc('c', key, data(key), { syncState: 'pending' })));
+      const out: number[] = [];
+      for (const key of keys) out.push(await tx.addOutbox(outboxEntry('c', key, data(key))));
+      return out;
+    });
+    expect(seqs.every((seq, i) => i === 0 || seq === seqs[i - 1]! + 1)).toBe(true); // consecutive: one range
+    // c's priority changes after it was read: its row moves out of the range.
+    await storage.write(async (tx) => tx.updateOutbox([{ ...(await tx.getOutboxForKeys('c', ['c']))[0]!, priority: 'high' }]));
+    await storage.write((tx) => tx.markOutbox!(seqs, 'inflight', { countAttempt: true, priorities: keys.map(() => 'normal') }));
+    const listed = await storage.read((tx) => tx.listOutbox());
+    expect(listed.map((e) => [e.key, e.status, e.attempts]).sort()).toEqual(keys.map((key) => [key, 'inflight', 1]));
+    // Acks of a, b, d and e with the priority read: the range a..e, where c is no longer.
+    const acks = [0, 1, 3, 4].map((i) => ({ seq: seqs[i]!, version: 10 + i, priority: 'normal' as const }));
+    expect(await storage.write((tx) => tx.ackOutbox!(acks))).toEqual([seqs[0], seqs[1], seqs[3], seqs[4]]);
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => [e.key, e.status])).toEqual([['c', 'inflight']]);
+    const docs = await storage.read((tx) => tx.getDocs('c', keys));
+    expect(docs.map((d) => [d?.key, d?.syncState, d?.server?.version ?? null])).toEqual([
+      ['a', 'synced', 10], ['b', 'synced', 11], ['c', 'pending', null], ['d', 'synced', 13], ['e', 'synced', 14],
+    ]);
+    // A consecutive ack of entries that are all there deletes exactly them.
+    const [f, g] = await storage.write(async (tx) => {
+      await tx.putDocs([doc('c', 'f', data('f'), { syncState: 'pending' }), doc('c', 'g', data('g'), { syncState: 'pending' })]);
+      return [await tx.addOutbox(outboxEntry('c', 'f', data('f'))), await tx.addOutbox(outboxEntry('c', 'g', data('g')))];
+    });
+    await storage.write((tx) => tx.markOutbox!([f!, g!], 'inflight', { countAttempt: true, priorities: ['normal', 'normal'] }));
+    expect(await storage.write((tx) => tx.ackOutbox!([{ seq: f!, version: 20, priority: 'normal' }, { seq: g!, version: 21, priority: 'normal' }]))).toEqual([f, g]);
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => e.key)).toEqual(['c']);
+    // Reopened (seqs are then counted from the file), a new entry still takes a seq after all of them.
+    await storage.close();
+    storage = sqliteStorage({ filename: folder.file(), durability: 'normal' });
+    await storage.open();
+    expect(await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'h', data('h'))))).toBeGreaterThan(g!);
+  });
+
   it('marks and deletes entries by seq after another connection moved or removed them', async () => {
     const other = sqliteStorage({ filename: folder.file(), durability: 'normal' });
     await other.open();
