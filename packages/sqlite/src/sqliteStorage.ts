@@ -346,9 +346,15 @@ function isFreshEntry(entry: NewOutboxEntry, doc: StoredDoc): boolean {
  * column of the server state computed for every row; 1.7 ms so, with ACK_DETAILS_SQL for the rows
  * that need it (entry `e` sharing its document `d`'s data, hlc and field clocks is the common case).
  */
+/** SQL: entry `e` shares its document `d`'s data, hlc and field clocks (schema 4): its server state once acknowledged is `{"version":N}`. */
+const SHARES_DOC = "(e.op = 'upsert' AND e.data IS NULL AND e.hlc = '' AND e.field_clocks IS d.field_clocks AND d.deleted = 0)";
+
+/** SQL: document `d` lists entry `e` and no other (its seqs may be stored as REAL: 1.0). */
+const ONLY_ENTRY = 'json_array_length(d.outbox) = 1 AND d.outbox ->> 0 = e.seq';
+
 const ACK_CANDIDATES_SQL = (entryOfAck: string, docless: boolean) =>
   `SELECT a.key, e.id, e.seq, e.collection, e.key, json_extract(d.server, '$.version'),
-     (e.op = 'upsert' AND e.data IS NULL AND e.hlc = '' AND e.field_clocks IS d.field_clocks AND d.deleted = 0)
+     ${SHARES_DOC}
    FROM json_each(?) a JOIN nx_outbox e ON ${entryOfAck}
    JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
    WHERE ${ACK_CANDIDATE_WHERE(docless)}`;
@@ -356,13 +362,27 @@ const ACK_CANDIDATES_SQL = (entryOfAck: string, docless: boolean) =>
 /** SQL: the same over the entries at the rowids `BETWEEN @first AND @last` (consecutiveRange), the ack's index being `e.id - @first`. */
 const ACK_CANDIDATES_IN_RANGE_SQL = (docless: boolean) =>
   `SELECT e.id - @first, e.id, e.seq, e.collection, e.key, json_extract(d.server, '$.version'),
-     (e.op = 'upsert' AND e.data IS NULL AND e.hlc = '' AND e.field_clocks IS d.field_clocks AND d.deleted = 0)
+     ${SHARES_DOC}
    FROM nx_outbox e JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
    WHERE e.id BETWEEN @first AND @last AND ${ACK_CANDIDATE_WHERE(docless)}`;
 
 const ACK_CANDIDATE_WHERE = (docless: boolean) => `e.status = 'inflight'
-     AND (d.outbox = json_array(e.seq) OR NOT EXISTS (SELECT 1 FROM json_each(d.outbox) j, nx_outbox o WHERE j.value <> e.seq AND ${ROWID_OF_SEQ('o.id', 'j.value')}))
+     AND ((${ONLY_ENTRY}) OR NOT EXISTS (SELECT 1 FROM json_each(d.outbox) j, nx_outbox o WHERE j.value <> e.seq AND ${ROWID_OF_SEQ('o.id', 'j.value')}))
      ${docless ? `AND NOT EXISTS (SELECT 1 FROM nx_outbox o WHERE o.docless = 1 AND o.collection = e.collection AND o.key = e.key AND o.seq <> e.seq)` : ''}`;
+
+/**
+ * SQL: settles in one UPDATE the acks of the consecutive rowids `@first`..`@last` whose versions are
+ * consecutive too (`@v0` for the entry at `@first`), as a push of a bulk write answers them: each
+ * in-flight entry that shares its document's state and is its only entry (with no docless entries
+ * anywhere, the caller's condition, every entry is on its document's list) leaves its document
+ * synced at `{"version":N}`. Returns each settled document's version, which names its entry's rowid.
+ * Measured per 1,000: ~2.6 ms, where ACK_CANDIDATES_SQL and an UPDATE per document took ~3.6.
+ */
+const ACK_SHARED_RANGE_SQL = `UPDATE nx_docs AS d SET sync_state = 'synced', outbox = NULL, server = '{"version":' || CAST(@v0 + e.id - @first AS INTEGER) || '}'
+  FROM nx_outbox AS e
+  WHERE e.id BETWEEN @first AND @last AND d.collection = e.collection AND d.key = e.key AND e.status = 'inflight'
+    AND ${SHARES_DOC} AND ${ONLY_ENTRY} AND ifnull(json_extract(d.server, '$.version'), 0) < @v0 + e.id - @first
+  RETURNING json_extract(server, '$.version')`;
 
 /** SQL: the AckDetailRow of the entries at the rowids of a JSON array. */
 const ACK_DETAILS_SQL = `SELECT e.id, e.op, ${entryHlc('e', 'd')}, e.field_clocks,
@@ -436,6 +456,7 @@ function prepareStatements(db: Database.Database) {
     ackCandidatesInRange: db.prepare<[{ first: number; last: number }], AckRow>(ACK_CANDIDATES_IN_RANGE_SQL(false)).raw(true),
     ackCandidatesInRangeDocless: db.prepare<[{ first: number; last: number }], AckRow>(ACK_CANDIDATES_IN_RANGE_SQL(true)).raw(true),
     ackDetails: db.prepare<[string], AckDetailRow>(ACK_DETAILS_SQL).raw(true),
+    ackSharedRange: db.prepare<[{ v0: number; first: number; last: number }], number>(ACK_SHARED_RANGE_SQL).pluck(),
     anyDocless: db.prepare<[], number>('SELECT EXISTS (SELECT 1 FROM nx_outbox WHERE docless = 1)').pluck(),
     /**
      * An acknowledged document: synced, no entries, and its new server state. One run per document:
@@ -469,6 +490,37 @@ function deleteRows(s: Statements, rowids: readonly number[]): void {
     for (const { seq } of s.deleteOutbox.all(JSON.stringify(rowids))) if (seq > highest) highest = seq;
   }
   if (highest > 0) s.rememberDeletedSeq.run(highest);
+}
+
+/**
+ * The general way of `ackOutbox`: finds the candidates (ACK_CANDIDATES_SQL), compares the versions,
+ * writes each settled document's server state and deletes the settled entries. Returns their seqs.
+ */
+function settleAcks(s: Statements, acks: readonly OutboxAck[], docless: boolean): number[] {
+  // With every entry's priority known, its rowid is known (a stale priority misses: the core handles that ack).
+  const rowids = acks.every((a) => a.priority !== undefined) ? acks.map((a) => rowidOf(a.seq, a.priority!)) : null;
+  const range = rowids && consecutiveRange(rowids);
+  const rows = range
+    ? (docless ? s.ackCandidatesInRangeDocless : s.ackCandidatesInRange).all({ first: range[0], last: range[1] })
+    : rowids
+      ? (docless ? s.ackCandidatesAtDocless : s.ackCandidatesAt).all(JSON.stringify(rowids))
+      : (docless ? s.ackCandidatesDocless : s.ackCandidates).all(JSON.stringify(acks.map((a) => a.seq)));
+  // Only an ack above the document's server version (an older one is the core's to settle).
+  const settled = rows.filter(([index, , , , , serverVersion]) => acks[index]!.version > (serverVersion ?? 0));
+  if (settled.length === 0) return [];
+  const unshared = settled.filter((row) => row[6] !== 1).map((row) => row[1]);
+  const details = unshared.length > 0 ? new Map(s.ackDetails.all(JSON.stringify(unshared)).map((row) => [row[0], row])) : undefined;
+  for (const [index, id, , collection, key, , shared] of settled) {
+    const version = acks[index]!.version;
+    if (shared === 1) {
+      s.ackDoc.run(serverColumn(version, false, undefined, undefined, undefined), collection, key);
+    } else {
+      const [, op, hlc, fieldClocks, data, same, sameHlc, sameClocks] = details!.get(id)!;
+      s.ackDoc.run(ackedServer(op, version, same === 1, data, hlc, fieldClocks, sameHlc === 1, sameClocks === 1), collection, key);
+    }
+  }
+  deleteRows(s, settled.map((row) => row[1]));
+  return settled.map((row) => row[2]);
 }
 
 /** Appends the column values of a document, in DOC_COLUMNS order. */
@@ -1030,30 +1082,22 @@ class SqliteTransaction implements WriteTransaction {
     return this.runFlushedWrite((s) => {
       if (acks.length === 0) return [];
       const docless = s.anyDocless.get() === 1;
-      // With every entry's priority known, its rowid is known (a stale priority misses: the core handles that ack).
-      const rowids = acks.every((a) => a.priority !== undefined) ? acks.map((a) => rowidOf(a.seq, a.priority!)) : null;
-      const range = rowids && consecutiveRange(rowids);
-      const rows = range
-        ? (docless ? s.ackCandidatesInRangeDocless : s.ackCandidatesInRange).all({ first: range[0], last: range[1] })
-        : rowids
-          ? (docless ? s.ackCandidatesAtDocless : s.ackCandidatesAt).all(JSON.stringify(rowids))
-          : (docless ? s.ackCandidatesDocless : s.ackCandidates).all(JSON.stringify(acks.map((a) => a.seq)));
-      // Only an ack above the document's server version (an older one is the core's to settle).
-      const settled = rows.filter(([index, , , , , serverVersion]) => acks[index]!.version > (serverVersion ?? 0));
-      if (settled.length === 0) return [];
-      const unshared = settled.filter((row) => row[6] !== 1).map((row) => row[1]);
-      const details = unshared.length > 0 ? new Map(s.ackDetails.all(JSON.stringify(unshared)).map((row) => [row[0], row])) : undefined;
-      for (const [index, id, , collection, key, , shared] of settled) {
-        const version = acks[index]!.version;
-        if (shared === 1) {
-          s.ackDoc.run(serverColumn(version, false, undefined, undefined, undefined), collection, key);
-        } else {
-          const [, op, hlc, fieldClocks, data, same, sameHlc, sameClocks] = details!.get(id)!;
-          s.ackDoc.run(ackedServer(op, version, same === 1, data, hlc, fieldClocks, sameHlc === 1, sameClocks === 1), collection, key);
+      // A bulk push's answer: consecutive entries acknowledged at consecutive versions, most of them
+      // sharing their document's state. Those go in one UPDATE; the others take the general way.
+      const range = !docless && acks.every((a, i) => a.priority !== undefined && a.version === acks[0]!.version + i) && consecutiveRange(acks.map((a) => rowidOf(a.seq, a.priority!)));
+      if (range) {
+        const v0 = acks[0]!.version;
+        const offsets = s.ackSharedRange.all({ v0, first: range[0], last: range[1] }).map((version) => version - v0);
+        if (offsets.length > 0) {
+          offsets.sort((a, b) => a - b);
+          deleteRows(s, offsets.map((i) => range[0] + i));
+          const seqs = offsets.map((i) => acks[i]!.seq);
+          if (offsets.length === acks.length) return seqs;
+          const done = new Set(offsets);
+          return [...seqs, ...settleAcks(s, acks.filter((_, i) => !done.has(i)), docless)];
         }
       }
-      deleteRows(s, settled.map((row) => row[1]));
-      return settled.map((row) => row[2]);
+      return settleAcks(s, acks, docless);
     });
   }
 

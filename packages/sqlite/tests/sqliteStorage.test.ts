@@ -380,6 +380,44 @@ describe('outbox seqs', () => {
     expect(await storage.write((tx) => tx.addOutbox(outboxEntry('c', 'h', data('h'))))).toBeGreaterThan(g!);
   });
 
+  it('settles a bulk push (consecutive entries acknowledged at consecutive versions) in one statement, and the entries it cannot take the general way', async () => {
+    const keys = ['a', 'b', 'c', 'd', 'e'];
+    const own = { id: 'c', v: 'the entry\'s own data' };
+    const seqs = await storage.write(async (tx) => {
+      const out: number[] = [];
+      for (const key of keys) {
+        // a, d and e are fresh writes (the entry shares its document's data); b's server version is
+        // already above its ack; c's entry carries data of its own.
+        const d = doc('c', key, { id: key, v: 1 }, { syncState: 'pending', ...(key === 'b' ? { server: { version: 500, deleted: false, data: { id: 'b', v: 0 }, hlc: 'h0', fieldClocks: null } } : {}) });
+        await tx.putDocs([d]);
+        out.push(await tx.addOutbox(outboxEntry('c', key, key === 'c' ? own : d.data, { hlc: d.hlc })));
+      }
+      return out;
+    });
+    await storage.write((tx) => tx.markOutbox!(seqs, 'inflight', { countAttempt: true, priorities: keys.map(() => 'normal') }));
+    const handled = await storage.write((tx) => tx.ackOutbox!(seqs.map((seq, i) => ({ seq, version: 100 + i, priority: 'normal' as const }))));
+    expect([...handled].sort((x, y) => x - y)).toEqual([seqs[0], seqs[2], seqs[3], seqs[4]]);
+    expect((await storage.read((tx) => tx.listOutbox())).map((e) => [e.key, e.status])).toEqual([['b', 'inflight']]);
+    const docs = await storage.read((tx) => tx.getDocs('c', keys));
+    expect(docs.map((d) => [d?.key, d?.syncState, d?.server?.version, d?.server?.data])).toEqual([
+      ['a', 'synced', 100, { id: 'a', v: 1 }],
+      ['b', 'pending', 500, { id: 'b', v: 0 }],
+      ['c', 'synced', 102, own],
+      ['d', 'synced', 103, { id: 'd', v: 1 }],
+      ['e', 'synced', 104, { id: 'e', v: 1 }],
+    ]);
+    // The stored column of a settled fresh write is its version alone (schema 5), as the general way writes it.
+    await storage.close();
+    const db = new Database(folder.file(), { readonly: true });
+    try {
+      expect(db.prepare("SELECT server FROM nx_docs WHERE key IN ('a', 'e') ORDER BY key").pluck().all()).toEqual(['{"version":100}', '{"version":104}']);
+    } finally {
+      db.close();
+    }
+    storage = sqliteStorage({ filename: folder.file(), durability: 'normal' });
+    await storage.open();
+  });
+
   it('marks and deletes entries by seq after another connection moved or removed them', async () => {
     const other = sqliteStorage({ filename: folder.file(), durability: 'normal' });
     await other.open();
