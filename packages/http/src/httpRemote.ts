@@ -13,6 +13,7 @@ import {
   type RemotePoke,
 } from '@nexus-store/core';
 import { errorFromResponse } from './classifyResponse.js';
+import { nodePost } from './nodePost.js';
 import { readServerSentEvents } from './serverSentEvents.js';
 
 /** Timers, injected so tests drive time (fake timers) and apps can use their own scheduler. */
@@ -124,6 +125,8 @@ export function httpRemote(options: HttpRemoteOptions): HttpRemote {
   if (options.token === undefined && options.getToken === undefined) throw new InvalidArgumentError('httpRemote needs token or getToken.');
   const base = options.url.replace(/\/+$/, '');
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  // Pushes over node:http where it is there and no fetch was given (see nodePost).
+  const post = options.fetch ? undefined : nodePost();
   const timeoutMs = options.timeoutMs ?? 30_000;
   const gzipThreshold = options.gzipThresholdBytes ?? 16_384;
   const timers: HttpRemoteTimers = options.timers ?? {
@@ -153,6 +156,8 @@ export function httpRemote(options: HttpRemoteOptions): HttpRemote {
     read: (response: Response) => Promise<T>,
     streaming = false,
   ): Promise<T> {
+    // nodePost answers the part of a Response that push reads (status, ok, text, body).
+    const send = init.method === 'POST' && post ? (post as unknown as typeof doFetch) : doFetch;
     const timeout = timeoutMs;
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw new NetworkError('ABORTED', `${what} was cancelled.`, { cause: signal.reason });
@@ -168,7 +173,7 @@ export function httpRemote(options: HttpRemoteOptions): HttpRemote {
       try {
         let response: Response;
         try {
-          response = await doFetch(`${base}${path}`, {
+          response = await send(`${base}${path}`, {
             method: init.method,
             headers: { accept: 'application/json', ...options.headers, ...init.headers, authorization: `Bearer ${bearer}` },
             body: init.body as BodyInit | undefined,

@@ -248,6 +248,49 @@ describe('httpRemote failures', () => {
   });
 });
 
+describe('httpRemote pushes over node:http when no fetch is given', () => {
+  it('pushes through node:http (not fetch), and a cancelled or unreachable push is ABORTED or NETWORK', async () => {
+    const { url, token } = await server();
+    const lookup = vi.spyOn(process, 'getBuiltinModule');
+    const fetchSpy = vi.spyOn(globalThis, 'fetch');
+    try {
+      const remote = httpRemote({ url, token });
+      expect(lookup).toHaveBeenCalledWith('node:http');
+      expect(((await remote.push([mutation(), mutation()])) as MutationResult[]).map((r) => r.status)).toEqual(['applied', 'applied']);
+      expect(fetchSpy).not.toHaveBeenCalled();
+      expect((await remote.pull(null, 10)).changes).toHaveLength(2); // pulls stay on fetch
+      expect(fetchSpy).toHaveBeenCalledTimes(1);
+    } finally {
+      lookup.mockRestore();
+      fetchSpy.mockRestore();
+    }
+
+    const hanging = await tiny(() => undefined);
+    const controller = new AbortController();
+    const pending = caught(httpRemote({ url: hanging.url, token: 't' }).push([mutation()], { signal: controller.signal }));
+    await until(() => hanging.requests() === 1);
+    controller.abort();
+    expect((await pending).code).toBe('ABORTED');
+    const early = new AbortController();
+    early.abort();
+    expect((await caught(httpRemote({ url: hanging.url, token: 't' }).push([mutation()], { signal: early.signal }))).code).toBe('ABORTED');
+
+    const gone = await tinyServer(() => undefined);
+    await gone.close();
+    const offline = await caught(httpRemote({ url: gone.url, token: 't' }).push([mutation()]));
+    expect([offline.code, offline.retryable]).toEqual(['NETWORK', true]);
+
+    // A connection that closes halfway through the answer is a network failure too.
+    const cut = await tiny((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"results":[');
+      setTimeout(() => res.destroy(), 10);
+    });
+    const broken = await caught(httpRemote({ url: cut.url, token: 't' }).push([mutation()]));
+    expect([broken.code, broken.retryable]).toEqual(['NETWORK', true]);
+  });
+});
+
 describe('httpRemote.subscribe (server-sent events)', () => {
   it('calls onPoke when another client pushes', async () => {
     const { url, token } = await server();
