@@ -337,38 +337,42 @@ function isFreshEntry(entry: NewOutboxEntry, doc: StoredDoc): boolean {
   );
 }
 
-/**
- * SQL: the candidates of `ackOutbox` among the acks `a` (a JSON array, `a.value` each one's seq or
- * rowid), `entryOfAck` joining each to its entry `e`: an in-flight entry whose record has a document
- * and no other entry, as AckRow. The caller compares the versions. `docless`: whether to look for
- * entries of the record among the docless ones (a partial index that is almost always empty, so
- * asked once per call). Measured per 1,000 acks: 2.8 ms with the versions in the JSON and every
- * column of the server state computed for every row; 1.7 ms so, with ACK_DETAILS_SQL for the rows
- * that need it (entry `e` sharing its document `d`'s data, hlc and field clocks is the common case).
- */
 /** SQL: entry `e` shares its document `d`'s data, hlc and field clocks (schema 4): its server state once acknowledged is `{"version":N}`. */
 const SHARES_DOC = "(e.op = 'upsert' AND e.data IS NULL AND e.hlc = '' AND e.field_clocks IS d.field_clocks AND d.deleted = 0)";
 
 /** SQL: document `d` lists entry `e` and no other (its seqs may be stored as REAL: 1.0). */
 const ONLY_ENTRY = 'json_array_length(d.outbox) = 1 AND d.outbox ->> 0 = e.seq';
 
+/** SQL: an AckRow after its first column (the ack's index), for entry `e` and its document `d`. */
+const ACK_ROW_AFTER_INDEX = `e.id, e.seq, e.collection, e.key, json_extract(d.server, '$.version'), ${SHARES_DOC}`;
+
+/**
+ * SQL: entry `e` is a candidate of `ackOutbox`: in flight, and its record has a document `d` and no
+ * other entry. `docless`: whether to look for entries of the record among the docless ones (a
+ * partial index that is almost always empty, so asked once per call).
+ */
+const ACK_CANDIDATE_WHERE = (docless: boolean) => `e.status = 'inflight'
+     AND ((${ONLY_ENTRY}) OR NOT EXISTS (SELECT 1 FROM json_each(d.outbox) j, nx_outbox o WHERE j.value <> e.seq AND ${ROWID_OF_SEQ('o.id', 'j.value')}))
+     ${docless ? `AND NOT EXISTS (SELECT 1 FROM nx_outbox o WHERE o.docless = 1 AND o.collection = e.collection AND o.key = e.key AND o.seq <> e.seq)` : ''}`;
+
+/**
+ * SQL: the candidates of `ackOutbox` (ACK_CANDIDATE_WHERE) among the acks `a` (a JSON array,
+ * `a.value` each one's seq or rowid), `entryOfAck` joining each to its entry `e`, as AckRow. The
+ * caller compares the versions. Measured per 1,000 acks: 2.8 ms with the versions in the JSON and
+ * every column of the server state computed for every row; 1.7 ms so, with ACK_DETAILS_SQL for the
+ * rows that need it (an entry sharing its document's state is the common case).
+ */
 const ACK_CANDIDATES_SQL = (entryOfAck: string, docless: boolean) =>
-  `SELECT a.key, e.id, e.seq, e.collection, e.key, json_extract(d.server, '$.version'),
-     ${SHARES_DOC}
+  `SELECT a.key, ${ACK_ROW_AFTER_INDEX}
    FROM json_each(?) a JOIN nx_outbox e ON ${entryOfAck}
    JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
    WHERE ${ACK_CANDIDATE_WHERE(docless)}`;
 
 /** SQL: the same over the entries at the rowids `BETWEEN @first AND @last` (consecutiveRange), the ack's index being `e.id - @first`. */
 const ACK_CANDIDATES_IN_RANGE_SQL = (docless: boolean) =>
-  `SELECT e.id - @first, e.id, e.seq, e.collection, e.key, json_extract(d.server, '$.version'),
-     ${SHARES_DOC}
+  `SELECT e.id - @first, ${ACK_ROW_AFTER_INDEX}
    FROM nx_outbox e JOIN nx_docs d ON d.collection = e.collection AND d.key = e.key
    WHERE e.id BETWEEN @first AND @last AND ${ACK_CANDIDATE_WHERE(docless)}`;
-
-const ACK_CANDIDATE_WHERE = (docless: boolean) => `e.status = 'inflight'
-     AND ((${ONLY_ENTRY}) OR NOT EXISTS (SELECT 1 FROM json_each(d.outbox) j, nx_outbox o WHERE j.value <> e.seq AND ${ROWID_OF_SEQ('o.id', 'j.value')}))
-     ${docless ? `AND NOT EXISTS (SELECT 1 FROM nx_outbox o WHERE o.docless = 1 AND o.collection = e.collection AND o.key = e.key AND o.seq <> e.seq)` : ''}`;
 
 /**
  * SQL: settles in one UPDATE the acks of the consecutive rowids `@first`..`@last` whose versions are
@@ -492,13 +496,16 @@ function deleteRows(s: Statements, rowids: readonly number[]): void {
   if (highest > 0) s.rememberDeletedSeq.run(highest);
 }
 
+/** The rowids of acknowledged entries when every ack has its entry's priority (a stale one misses: the core handles that ack), else null. */
+function rowidsOfAcks(acks: readonly OutboxAck[]): number[] | null {
+  return acks.every((a) => a.priority !== undefined) ? acks.map((a) => rowidOf(a.seq, a.priority!)) : null;
+}
+
 /**
  * The general way of `ackOutbox`: finds the candidates (ACK_CANDIDATES_SQL), compares the versions,
  * writes each settled document's server state and deletes the settled entries. Returns their seqs.
  */
-function settleAcks(s: Statements, acks: readonly OutboxAck[], docless: boolean): number[] {
-  // With every entry's priority known, its rowid is known (a stale priority misses: the core handles that ack).
-  const rowids = acks.every((a) => a.priority !== undefined) ? acks.map((a) => rowidOf(a.seq, a.priority!)) : null;
+function settleAcks(s: Statements, acks: readonly OutboxAck[], docless: boolean, rowids = rowidsOfAcks(acks)): number[] {
   const range = rowids && consecutiveRange(rowids);
   const rows = range
     ? (docless ? s.ackCandidatesInRangeDocless : s.ackCandidatesInRange).all({ first: range[0], last: range[1] })
@@ -1082,9 +1089,10 @@ class SqliteTransaction implements WriteTransaction {
     return this.runFlushedWrite((s) => {
       if (acks.length === 0) return [];
       const docless = s.anyDocless.get() === 1;
+      const rowids = rowidsOfAcks(acks);
       // A bulk push's answer: consecutive entries acknowledged at consecutive versions, most of them
       // sharing their document's state. Those go in one UPDATE; the others take the general way.
-      const range = !docless && acks.every((a, i) => a.priority !== undefined && a.version === acks[0]!.version + i) && consecutiveRange(acks.map((a) => rowidOf(a.seq, a.priority!)));
+      const range = !docless && rowids && acks.every((a, i) => a.version === acks[0]!.version + i) && consecutiveRange(rowids);
       if (range) {
         const v0 = acks[0]!.version;
         const offsets = s.ackSharedRange.all({ v0, first: range[0], last: range[1] }).map((version) => version - v0);
@@ -1097,7 +1105,7 @@ class SqliteTransaction implements WriteTransaction {
           return [...seqs, ...settleAcks(s, acks.filter((_, i) => !done.has(i)), docless)];
         }
       }
-      return settleAcks(s, acks, docless);
+      return settleAcks(s, acks, docless, rowids);
     });
   }
 
