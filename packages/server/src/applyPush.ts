@@ -70,7 +70,8 @@ async function applyOne(
 
   const isDelete = m.op === 'delete';
   const data: RecordData | null = isDelete ? null : m.data;
-  const uniqueValues = isDelete || !config?.unique?.length ? NO_UNIQUE_VALUES : uniqueValuesOf(data, config.unique);
+  const uniqueFields = config?.unique?.length ? config.unique : null;
+  const uniqueValues = isDelete || !uniqueFields ? NO_UNIQUE_VALUES : uniqueValuesOf(data, uniqueFields);
   for (const { field, value } of uniqueValues) {
     const owner = await tx.findUniqueOwner(m.collection, field, value);
     if (owner !== null && owner !== m.key) {
@@ -101,14 +102,16 @@ async function applyOne(
   };
   const put = tx.putRecord(record, now);
   if (isPromise(put)) await put;
-  if ((config?.unique?.length ?? 0) > 0) await tx.replaceUniques(m.collection, m.key, uniqueValues);
+  if (uniqueFields) await tx.replaceUniques(m.collection, m.key, uniqueValues);
   const dedupPut = tx.putDedup(clientId, m.mutationId, version, now);
   if (isPromise(dedupPut)) await dedupPut;
   return { mutationId: m.mutationId, status: 'applied', version };
 }
 
-/** Unique values as JSON text; null and missing values are not unique-constrained. */
+/** The unique values of a record whose collection has no unique fields (or of a delete): one shared empty list. */
 const NO_UNIQUE_VALUES: ReadonlyArray<{ field: string; value: string }> = Object.freeze([]);
+
+/** Unique values as JSON text; null and missing values are not unique-constrained. */
 
 function uniqueValuesOf(data: RecordData | null, fields: readonly string[]): Array<{ field: string; value: string }> {
   const out: Array<{ field: string; value: string }> = [];
