@@ -14,6 +14,7 @@ import {
 } from '@nexus-store/core';
 import { errorFromResponse } from './classifyResponse.js';
 import { nodePost } from './nodePost.js';
+import { runtimeBuiltin } from './runtimeBuiltin.js';
 import { readServerSentEvents } from './serverSentEvents.js';
 
 /** Timers, injected so tests drive time (fake timers) and apps can use their own scheduler. */
@@ -71,13 +72,9 @@ interface NodeZlib {
   gzipSync(data: Uint8Array | string, options: { level: number }): Uint8Array;
 }
 
-/**
- * node:zlib where the runtime lends it without an import (Node 20.16+, Electron): a bundle for the
- * browser never references it. Looked up per call, so that tests can take it away.
- */
+/** node:zlib where the runtime lends it (runtimeBuiltin). Looked up per call, so that tests can take it away. */
 function nodeZlib(): NodeZlib | undefined {
-  const runtime = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return typeof runtime?.getBuiltinModule === 'function' ? (runtime.getBuiltinModule('node:zlib') as NodeZlib | undefined) : undefined;
+  return runtimeBuiltin<NodeZlib>('node:zlib');
 }
 
 /**

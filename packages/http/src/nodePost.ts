@@ -6,6 +6,8 @@
  * Pulls and the event stream stay on fetch (a pull page is read as it streams in).
  */
 
+import { runtimeBuiltin } from './runtimeBuiltin.js';
+
 /** The part of a fetch Response that httpRemote's push reads. */
 export interface PostAnswer {
   status: number;
@@ -32,16 +34,11 @@ interface NodeOutgoing {
   end(body?: Uint8Array | string): void;
 }
 
-function builtin<T>(id: string): T | undefined {
-  const runtime = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  return typeof runtime?.getBuiltinModule === 'function' ? (runtime.getBuiltinModule(id) as T | undefined) : undefined;
-}
-
 /** A POST function over node:http(s) with keep-alive agents, or undefined outside Node. */
 export function nodePost(): PostFunction | undefined {
-  const http = builtin<NodeHttpModule>('node:http');
-  const https = builtin<NodeHttpModule>('node:https');
-  const buffer = builtin<{ Buffer: { concat(chunks: Uint8Array[]): Uint8Array & { toString(encoding: 'utf8'): string } } }>('node:buffer');
+  const http = runtimeBuiltin<NodeHttpModule>('node:http');
+  const https = runtimeBuiltin<NodeHttpModule>('node:https');
+  const buffer = runtimeBuiltin<{ Buffer: { concat(chunks: Uint8Array[]): Uint8Array & { toString(encoding: 'utf8'): string } } }>('node:buffer');
   if (!http?.request || !https?.request || !buffer?.Buffer) return undefined;
   const agents = new Map<string, unknown>();
   return (input, init) =>
