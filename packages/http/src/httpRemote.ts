@@ -108,6 +108,16 @@ function wireMutation(m: Mutation): Partial<Mutation> {
   return wire;
 }
 
+/**
+ * The results a compact answer `{ applied: { version, count } }` stands for: every mutation applied,
+ * in order, at `version`, `version + 1`, …; undefined when it is not that (a PROTOCOL error).
+ */
+function appliedResults(applied: unknown, mutations: readonly Mutation[]): MutationResult[] | undefined {
+  const { version, count } = (applied ?? {}) as { version?: unknown; count?: unknown };
+  if (!Number.isSafeInteger(version) || (version as number) < 1 || count !== mutations.length) return undefined;
+  return mutations.map((m, i) => ({ mutationId: m.mutationId, status: 'applied', version: (version as number) + i }));
+}
+
 function isMutationResult(value: unknown): value is MutationResult {
   const r = value as MutationResult | null;
   return typeof r === 'object' && r !== null && typeof r.mutationId === 'string' && ['applied', 'duplicate', 'conflict', 'rejected'].includes(r.status);
@@ -230,9 +240,11 @@ export function httpRemote(options: HttpRemoteOptions): HttpRemote {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (gzipped) headers['content-encoding'] = 'gzip';
       // The cursor goes in the query, so that the body can be encoded before it is known (preparePush).
-      const path = callOptions.cursor === undefined ? '/sync/push' : `/sync/push?cursor=${encodeURIComponent(callOptions.cursor ?? 'null')}`;
-      const parsed = (await request(what, path, { method: 'POST', body, headers }, callOptions.signal, (r) => json(r, what))) as { results?: unknown; cursor?: unknown };
-      const results = parsed?.results;
+      // `answer=compact`: a batch applied whole comes back as its first version and count (a server
+      // that does not know the parameter answers every result, which reads the same).
+      const path = callOptions.cursor === undefined ? '/sync/push?answer=compact' : `/sync/push?answer=compact&cursor=${encodeURIComponent(callOptions.cursor ?? 'null')}`;
+      const parsed = (await request(what, path, { method: 'POST', body, headers }, callOptions.signal, (r) => json(r, what))) as { results?: unknown; applied?: unknown; cursor?: unknown };
+      const results = parsed?.applied === undefined ? parsed?.results : appliedResults(parsed.applied, mutations);
       if (!Array.isArray(results) || results.length !== mutations.length || !results.every(isMutationResult)) {
         throw new NetworkError('PROTOCOL', `${what} answered a body without one result per mutation.`);
       }

@@ -67,6 +67,39 @@ describe('httpRemote against a real sync server', () => {
     await expect(remote.push([mutation({ key: 'g' })], { cursor: 'abc' })).rejects.toMatchObject({ code: 'PROTOCOL', status: 400, message: expect.stringContaining('cursor') });
   });
 
+  it('asks for a compact answer: a batch applied whole comes back as its first version and count, read as one result per mutation', async () => {
+    const { url, token } = await server();
+    const answers: string[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (init?.method === 'POST') answers.push(await response.clone().text());
+      return response;
+    };
+    const remote = httpRemote({ url, token, fetch: recording });
+    const [a, b] = [mutation({ key: 'a' }), mutation({ key: 'b' })];
+    expect(await remote.push([a, b], { cursor: null })).toEqual({
+      results: [
+        { mutationId: a.mutationId, status: 'applied', version: 1 },
+        { mutationId: b.mutationId, status: 'applied', version: 2 },
+      ],
+      cursor: '2',
+    });
+    // A replay is not applied whole: every result comes back.
+    expect(await remote.push([a, mutation({ key: 'c' })])).toEqual([
+      { mutationId: a.mutationId, status: 'duplicate', version: 1 },
+      expect.objectContaining({ status: 'applied', version: 3 }),
+    ]);
+    expect(answers.map((text) => Object.keys(JSON.parse(text) as object))).toEqual([['applied', 'cursor'], ['results']]);
+  });
+
+  it('refuses a compact answer that does not cover the push as PROTOCOL', async () => {
+    for (const applied of [{ version: 5, count: 3 }, { version: 0, count: 2 }, { version: 1.5, count: 2 }, { count: 2 }, 'all']) {
+      const wrong = await tiny((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ applied })));
+      const error = await caught(httpRemote({ url: wrong.url, token: 't' }).push([mutation({ key: 'a' }), mutation({ key: 'b' })]));
+      expect([error.code, error.retryable]).toEqual(['PROTOCOL', false]);
+    }
+  });
+
   it('gzips large push bodies and the server accepts them', async () => {
     const { url, token } = await server();
     const { encodings, recording } = recordEncodings();
@@ -93,8 +126,8 @@ describe('httpRemote against a real sync server', () => {
     // Used once: pushed again, the array is encoded afresh.
     await remote.push(batch, { cursor: '1' });
     expect(sent.map((r) => [new URL(r.url).search, (JSON.parse(r.body) as { mutations: Array<{ data: unknown }>; cursor?: unknown }).mutations[0]!.data])).toEqual([
-      ['?cursor=null', { name: 'prepared' }],
-      ['?cursor=1', { name: 'changed later' }],
+      ['?answer=compact&cursor=null', { name: 'prepared' }],
+      ['?answer=compact&cursor=1', { name: 'changed later' }],
     ]);
     expect(sent.every((r) => !('cursor' in JSON.parse(r.body)))).toBe(true);
     expect((await remote.pull(null, 10)).changes.map((c) => c.data)).toEqual([{ name: 'prepared' }]);

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
-import type { Mutation, PullResult } from '@nexus-store/core';
+import type { Mutation, MutationResult, PullResult } from '@nexus-store/core';
 import { applyPush, type CollectionsConfig } from './applyPush.js';
 import type { ServerLogger } from './jsonLogger.js';
 import { hashPassword, verifyPassword } from './passwordHash.js';
@@ -63,6 +63,19 @@ function cursorFromQuery(value: string): number {
   return CURSOR.test(value) ? Number(value) : Number.NaN;
 }
 const LIMIT = /^\d{1,9}$/;
+
+/**
+ * A push's answer: `{ results, cursor? }`, or for a client that asks `?answer=compact`, when every
+ * mutation was applied at consecutive versions (a fresh batch), `{ applied: { version, count }, cursor? }`:
+ * `count` results `applied` at `version`, `version + 1`, … in order. For a push of 1,000 that is
+ * ~40 bytes instead of ~60 KB to encode, send and parse.
+ */
+function pushAnswer(results: MutationResult[], cursor: string | undefined, compact: boolean) {
+  const first = results[0];
+  const inARow = compact && first?.status === 'applied' && results.every((r, i) => r.status === 'applied' && r.version === first.version + i);
+  const answer = inARow ? { applied: { version: first.version, count: results.length } } : { results };
+  return cursor === undefined ? answer : { ...answer, cursor };
+}
 
 function fail(c: Context, status: 400 | 401 | 403 | 404 | 405 | 410 | 413 | 415 | 429, code: string, message: string) {
   return c.json({ error: { code, message } }, status);
@@ -190,7 +203,7 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
     const counts: Record<string, number> = {};
     for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
     logger.info('push', { tenant, subject, clientId, mutations: mutations.length, ...counts, ms: now() - started });
-    return c.json(cursor === undefined ? { results } : { results, cursor });
+    return c.json(pushAnswer(results, cursor, c.req.query('answer') === 'compact'));
   });
 
   app.get('/sync/pull', async (c) => {

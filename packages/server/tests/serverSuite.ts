@@ -94,6 +94,32 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
       expect((await client.pullAll()).map((r: any) => [r.key, r.version, r.data])).toEqual([['x', 1, { name: expect.any(String) }], ['y', 2, { name: expect.any(String) }], ['z', 4, { name: 'z2' }]]);
     });
 
+    it('answers a batch applied whole as { applied: { version, count } } to a client that asks answer=compact, and every result otherwise', async () => {
+      const { url, token } = await start();
+      const push = async (mutations: ReturnType<typeof mutation>[], query: string) => {
+        const res = await fetch(`${url}/sync/push${query}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ clientId: 'client-a', mutations }),
+        });
+        return [res.status, await res.json()];
+      };
+      const [a, b, c] = [mutation({ key: 'a' }), mutation({ key: 'b' }), mutation({ key: 'c' })];
+      expect(await push([a, b], '?answer=compact')).toEqual([200, { applied: { version: 1, count: 2 } }]);
+      // With the cursor the client sent (2: nothing else happened since), the cursor comes along.
+      expect(await push([c], '?answer=compact&cursor=2')).toEqual([200, { applied: { version: 3, count: 1 }, cursor: '3' }]);
+      // Not applied whole (a duplicate, a conflict): every result, as without the parameter.
+      const d = mutation({ key: 'd' });
+      const stale = mutation({ key: 'a', baseVersion: 0 });
+      expect(await push([a, d], '?answer=compact')).toEqual([200, { results: [
+        { mutationId: a.mutationId, status: 'duplicate', version: 1 },
+        { mutationId: d.mutationId, status: 'applied', version: 4 },
+      ] }]);
+      expect((await push([stale], '?answer=compact'))[1].results[0]).toMatchObject({ status: 'conflict', reason: 'version' });
+      expect(await push([mutation({ key: 'e' })], '')).toEqual([200, { results: [expect.objectContaining({ status: 'applied', version: 5 })] }]);
+      expect(await push([mutation({ key: 'f' })], '?answer=full')).toEqual([200, { results: [expect.objectContaining({ status: 'applied', version: 6 })] }]);
+    });
+
     it('still answers a replay as duplicate after its record was overwritten (by the same or another client), and keeps clients\' ids apart', async () => {
       const made = factory.create();
       const { client, server } = await start({}, made.store);
