@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SYNC_QUICK, formatSyncTable, runSyncBench } from '@nexus-store/bench';
+import { SYNC_QUICK, combineRounds, formatSyncTable, runSyncBench } from '@nexus-store/bench';
 import type { SyncPhase, SyncSubjectResult } from '@nexus-store/bench';
 
 function phase(records: number, seconds: number, pulled = 0): SyncPhase {
@@ -22,6 +22,24 @@ describe('sync bench', () => {
     expect(lines[8]).toContain('| 80 ms |');
     expect(lines[8]).toContain('<= 60 ms MISSED');
     expect(lines[11]).toContain('client RSS <= 250 MB MISSED');
+  });
+
+  it('prints each phase of several rounds as its median run with the highest peak RSS, and runs the rounds in alternating order', async () => {
+    const round = (push: number, pull: number, rss: number): SyncSubjectResult => ({
+      subject: 'nexus', label: 'nexus', push: { ...phase(100_000, push), clientRssMiB: rss }, pull: phase(100_000, pull), incremental: phase(1000, 0.01), idleClientRssMiB: rss / 2,
+    });
+    const combined = combineRounds([round(3, 1, 110), round(9, 2, 100), round(4, 8, 130)]);
+    expect([combined.push!.seconds, combined.push!.clientRssMiB, combined.pull!.seconds, combined.idleClientRssMiB]).toEqual([4, 130, 2, 65]);
+    expect(combineRounds([round(1, 1, 1), { subject: 'pouch', label: 'pouch', skipped: 'skipped: no' }]).skipped).toBe('skipped: no');
+    const log: string[] = [];
+    const result = await runSyncBench({ sizes: { ...SYNC_QUICK, rounds: 3 }, subjects: ['nexus', 'raw'], log: (line) => log.push(line) });
+    expect(log.filter((line) => /^round|queued$/.test(line))).toEqual([
+      'round 1 of 3', 'nexus: 300 records queued', 'raw: 300 records queued',
+      'round 2 of 3', 'raw: 300 records queued', 'nexus: 300 records queued',
+      'round 3 of 3', 'nexus: 300 records queued', 'raw: 300 records queued',
+    ]);
+    expect(result.machine).toContain('3 rounds in alternating order');
+    expect(result.subjects.map((s) => s.push!.run.pushed)).toEqual([300, 300]);
   });
 
   it('runs push, initial pull and incremental pull of every implementation end to end in quick mode (smoke test, not a measurement)', async () => {

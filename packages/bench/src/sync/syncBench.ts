@@ -17,10 +17,16 @@ export interface SyncBenchSizes {
   batchSize: number;
   /** Records per pull request (nexus-store `pullLimit`, PouchDB `batch_size`, the hand-written pair's page). */
   pullLimit: number;
+  /**
+   * Times every implementation runs, in turns whose order alternates (A B C, C B A, A B C …): each
+   * phase prints its median run, so that a change of the machine's speed during the run (this VM's
+   * varies by up to 2x within a minute) weighs on every implementation alike. Peak RSS: the highest.
+   */
+  rounds: number;
 }
 
-export const SYNC_FULL: SyncBenchSizes = { records: 100_000, incremental: 1000, incrementalRepeats: 3, batchSize: 1000, pullLimit: 1000 };
-export const SYNC_QUICK: SyncBenchSizes = { records: 300, incremental: 20, incrementalRepeats: 1, batchSize: 100, pullLimit: 100 };
+export const SYNC_FULL: SyncBenchSizes = { records: 100_000, incremental: 1000, incrementalRepeats: 3, batchSize: 1000, pullLimit: 1000, rounds: 3 };
+export const SYNC_QUICK: SyncBenchSizes = { records: 300, incremental: 20, incrementalRepeats: 1, batchSize: 100, pullLimit: 100, rounds: 1 };
 
 export type SyncSubjectName = 'nexus' | 'raw' | 'pouch';
 
@@ -235,24 +241,56 @@ export function formatSyncTable(subjects: readonly SyncSubjectResult[], sizes: S
   return lines.join('\n');
 }
 
-/** Every implementation in turn, on loopback, in one run; returns the measurements and the table. */
+/** The run of median time among `phases`, with the highest peak RSS of them all. */
+function medianPhase(phases: readonly SyncPhase[]): SyncPhase {
+  const sorted = [...phases].sort((a, b) => a.seconds - b.seconds);
+  return {
+    ...sorted[Math.floor(sorted.length / 2)]!,
+    clientRssMiB: Math.max(...phases.map((p) => p.clientRssMiB)),
+    serverRssMiB: Math.max(...phases.map((p) => p.serverRssMiB)),
+  };
+}
+
+/** One implementation's rounds as one result: each phase's median run (see SyncBenchSizes.rounds). */
+export function combineRounds(runs: readonly SyncSubjectResult[]): SyncSubjectResult {
+  const skipped = runs.find((r) => r.skipped);
+  if (skipped) return skipped;
+  return {
+    subject: runs[0]!.subject,
+    label: runs[0]!.label,
+    push: medianPhase(runs.map((r) => r.push!)),
+    pull: medianPhase(runs.map((r) => r.pull!)),
+    incremental: medianPhase(runs.map((r) => r.incremental!)),
+    idleClientRssMiB: Math.max(...runs.map((r) => r.idleClientRssMiB!)),
+  };
+}
+
+/** Every implementation in turn, `sizes.rounds` times, on loopback, in one run; returns the measurements and the table. */
 export async function runSyncBench(options: SyncBenchOptions = {}): Promise<SyncBenchResult> {
   const sizes = options.sizes ?? SYNC_FULL;
   const log = options.log ?? (() => undefined);
-  const subjects: SyncSubjectResult[] = [];
-  for (const subject of options.subjects ?? (['nexus', 'raw', 'pouch'] as const)) {
-    try {
-      subjects.push(await runSubject(subject, sizes, log));
-    } catch (error) {
-      // Only a peer may be skipped; a failing nexus-store or baseline run is a bug.
-      if (subject !== 'pouch') throw error;
-      const reason = (error as Error).message.split('\n')[0]!;
-      log(`pouch skipped: ${reason}`);
-      subjects.push({ subject, label: LABELS[subject], skipped: `skipped: ${reason}` });
+  const names = options.subjects ?? (['nexus', 'raw', 'pouch'] as const);
+  const runs = new Map<SyncSubjectName, SyncSubjectResult[]>(names.map((name) => [name, []]));
+  for (let round = 0; round < Math.max(1, sizes.rounds); round++) {
+    if (sizes.rounds > 1) log(`round ${round + 1} of ${sizes.rounds}`);
+    for (const subject of round % 2 === 0 ? names : [...names].reverse()) {
+      const done = runs.get(subject)!;
+      if (done.some((r) => r.skipped)) continue;
+      try {
+        done.push(await runSubject(subject, sizes, log));
+      } catch (error) {
+        // Only a peer may be skipped; a failing nexus-store or baseline run is a bug.
+        if (subject !== 'pouch') throw error;
+        const reason = (error as Error).message.split('\n')[0]!;
+        log(`pouch skipped: ${reason}`);
+        done.push({ subject, label: LABELS[subject], skipped: `skipped: ${reason}` });
+      }
     }
   }
+  const subjects = names.map((name) => combineRounds(runs.get(name)!));
   const bigPull = options.bigPull ? await runBigPull(options.bigPull, sizes, log) : undefined;
-  const machine = `${machineInfo()}\nexpress-pouchdb ${versionOf('express-pouchdb')}, batchSize ${sizes.batchSize}, pullLimit ${sizes.pullLimit}`;
+  const rounds = sizes.rounds > 1 ? `, ${sizes.rounds} rounds in alternating order (median time of each phase, highest peak RSS)` : '';
+  const machine = `${machineInfo()}\nexpress-pouchdb ${versionOf('express-pouchdb')}, batchSize ${sizes.batchSize}, pullLimit ${sizes.pullLimit}${rounds}`;
   const idle = subjects.filter((s) => s.idleClientRssMiB !== undefined).map((s) => `${s.subject === 'raw' ? 'hand-written' : s.subject === 'pouch' ? 'PouchDB' : 'nexus-store'} ${s.idleClientRssMiB!.toFixed(0)} MiB`);
   const notes = `Idle client process (plain node running the bundled worker, store open, nothing synced yet): ${idle.join(', ')}.`;
   return { sizes, subjects, bigPull, machine, table: formatSyncTable(subjects, sizes, bigPull), notes };
