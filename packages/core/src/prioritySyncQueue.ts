@@ -156,23 +156,20 @@ export class PrioritySyncQueue {
   async takeBatch(tx: WriteTransaction, batchSize: number, skip?: readonly OutboxEntry[]): Promise<OutboxEntry[]> {
     // A little more than a batch: a record's later entries are skipped (they wait for the next batch).
     const candidates = await tx.listOutbox({ status: 'pending', limit: batchSize + 16 });
-    const inBatch = new Set<string>();
-    // Records of `skip` (a batch still in flight) wait too: their entries build on its results.
+    // Records of this batch and of `skip` (a batch still in flight): a later entry of one waits,
+    // as it builds on the earlier one's result.
     const seen = new Set<string>(skip?.map(recordId));
     const batch: OutboxEntry[] = [];
     const tryAdd = (entry: OutboxEntry) => {
       const id = recordId(entry);
-      if (seen.has(id) || inBatch.has(id)) return false;
+      if (seen.has(id)) return false;
       seen.add(id);
-      inBatch.add(id);
       batch.push(entry);
       return true;
     };
     const txIds = new Set<string>();
     for (const entry of candidates) {
       if (batch.length >= batchSize) break;
-      const id = recordId(entry);
-      if (seen.has(id)) continue; // a later entry of a record already in this batch waits for the next one
       if (tryAdd(entry) && entry.txId) txIds.add(entry.txId);
     }
     const waiting = new Set<string>();
@@ -184,7 +181,8 @@ export class PrioritySyncQueue {
       }
     }
     if (waiting.size > 0) batch.splice(0, batch.length, ...batch.filter((e) => !e.txId || !waiting.has(e.txId)));
-    batch.sort((a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.seq - b.seq);
+    // Listed in push order; only transaction members added above can be out of it.
+    if (txIds.size > 0) batch.sort((a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.seq - b.seq);
     const inflight = batch.map((e) => ({ ...e, status: 'inflight' as const, attempts: e.attempts + 1 }));
     if (inflight.length > 0) {
       if (tx.markOutbox) await tx.markOutbox(inflight.map((e) => e.seq), 'inflight', { countAttempt: true, priorities: inflight.map((e) => e.priority) });

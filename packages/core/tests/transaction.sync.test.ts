@@ -33,6 +33,24 @@ describe('transactions and auto-sync', () => {
     await nexus.close();
   });
 
+  it("a batch that takes in the members of two transactions beyond its size still goes in push order", async () => {
+    const remote = createMemoryRemote();
+    const nexus = await createNexus({ storage: memoryStorage(), remote, batchSize: 2, autoSync: false });
+    const contacts = nexus.store<Contact, string>('contacts', { schema: ContactSchema, key: 'id' });
+    await nexus.transaction((tx) => {
+      tx.store(contacts).save({ id: 'a1', name: 'a1' }, 'critical');
+      tx.store(contacts).save({ id: 'a2', name: 'a2' }, 'low');
+    });
+    await nexus.transaction((tx) => {
+      tx.store(contacts).save({ id: 'b1', name: 'b1' }, 'critical');
+      tx.store(contacts).save({ id: 'b2', name: 'b2' }, 'normal');
+    });
+    await nexus.sync();
+    // a1 and b1 fill the batch; a2 and b2 join it with their transactions, each in its place.
+    expect(remote.pushes.map((b) => b.map((m) => m.key))).toEqual([['a1', 'b1', 'b2', 'a2']]);
+    await nexus.close();
+  });
+
   it("a transaction waits whole while one of its records has an earlier entry ahead of it, also one in flight", async () => {
     const remote = createMemoryRemote();
     let down = true;
