@@ -321,6 +321,15 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
         expect([label, res.status, res.body.error?.code]).toEqual([label, status, code]);
         expect(typeof res.body.error.message).toBe('string');
       }
+      // Streamed without a Content-Length: refused as it arrives.
+      const chunks = Array.from({ length: 5 }, () => new TextEncoder().encode('x'.repeat(8000)));
+      const streamed = await fetch(`${url}/sync/push`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: new ReadableStream<Uint8Array>({ pull: (controller) => (chunks.length > 0 ? controller.enqueue(chunks.shift()!) : controller.close()) }),
+        duplex: 'half',
+      } as RequestInit);
+      expect([streamed.status, ((await streamed.json()) as any).error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
       for (const q of ['cursor=abc', 'cursor=-1', 'limit=0', 'limit=x', 'cursor=1e5']) {
         const res = await fetch(`${url}/sync/pull?${q}`, { headers: { authorization: `Bearer ${token}` } });
         expect([q, res.status, ((await res.json()) as any).error.code]).toEqual([q, 400, 'VALIDATION']);
