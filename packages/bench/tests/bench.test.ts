@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { QUICK, formatTable, runBench } from '@nexus-store/bench';
 
@@ -40,5 +43,16 @@ describe('bench harness', () => {
     for (const peer of ['PouchDB', 'RxDB', 'Dexie', 'raw idb']) expect(result.rows.some((row) => row.subject.startsWith(peer)), peer).toBe(true);
     expect(result.machine).toMatch(/Node v\d+/);
     expect(result.table.split('\n')).toHaveLength(result.rows.length + 2);
+  }, 120_000);
+
+  it('npm run bench runs the scenarios bundled as the published packages are (no TypeScript loader, names not kept)', () => {
+    const dir = fileURLToPath(new URL('..', import.meta.url));
+    const output = execFileSync(process.execPath, ['--import', 'tsx', 'src/runStorage.ts', '--quick'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(output).toContain('| scenario | implementation | ops/s | vs raw better-sqlite3 | target | note |');
+    expect(output).toMatch(/\| nexus-store store\.save\(\) \(sqlite, durability 'normal'\) \| [\d,]+ \|/);
+    // What ran is plain JavaScript with nexus-store's own code in it, and without esbuild's __name wrappers.
+    const bundled = readFileSync(`${dir}/.workers/run.mjs`, 'utf8');
+    expect(bundled).toContain('var SqliteStorage = class');
+    expect(bundled).not.toContain('__name(');
   }, 120_000);
 });

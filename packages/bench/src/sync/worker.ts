@@ -23,16 +23,17 @@ interface Reply {
 
 const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 const BUNDLE_DIR = join(PACKAGE_DIR, '.workers');
-/** Native or server-only packages stay external; node resolves them from node_modules. */
-const EXTERNAL = ['better-sqlite3', 'pg', 'pg-native', 'pouchdb', 'pouchdb-*', 'express', 'express-pouchdb', 'leveldown', 'leveldown/*'];
+/** Native, server-only and peer packages stay external; node resolves them from node_modules. */
+const EXTERNAL = ['better-sqlite3', 'pg', 'pg-native', 'pouchdb', 'pouchdb-*', 'express', 'express-pouchdb', 'leveldown', 'leveldown/*', 'rxdb', 'rxdb/*', 'dexie', 'idb', 'fake-indexeddb', 'fake-indexeddb/*'];
 
 /**
- * Bundles `script` (a .ts file next to this one, with the @nexus-store packages from their src/)
- * into one ES module run by plain node: memory is measured as an app would run, without a
- * TypeScript loader in the process (the tsx loader alone costs ~38 MiB). NEXUS_BENCH_TSX=1 runs
- * the .ts file under tsx instead.
+ * Bundles `script` (a .ts file of this package, with the @nexus-store packages from their src/)
+ * into one ES module run by plain node, compiled as the published packages are (esbuild, names not
+ * kept): time and memory are measured as an app would run, without a TypeScript loader in the
+ * process (the tsx loader alone costs ~38 MiB; its kept names cost a save ~10%). NEXUS_BENCH_TSX=1
+ * runs the .ts file under tsx instead.
  */
-function bundle(script: string): string {
+export function bundle(script: string): string {
   mkdirSync(BUNDLE_DIR, { recursive: true });
   const out = join(BUNDLE_DIR, `${basename(script, '.ts')}.mjs`);
   buildSync({
