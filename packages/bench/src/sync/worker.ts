@@ -33,7 +33,7 @@ const EXTERNAL = ['better-sqlite3', 'pg', 'pg-native', 'pouchdb', 'pouchdb-*', '
  * process (the tsx loader alone costs ~38 MiB; its kept names cost a save ~10%). NEXUS_BENCH_TSX=1
  * runs the .ts file under tsx instead.
  */
-export function bundle(script: string): string {
+function bundle(script: string): string {
   mkdirSync(BUNDLE_DIR, { recursive: true });
   const out = join(BUNDLE_DIR, `${basename(script, '.ts')}.mjs`);
   buildSync({
@@ -51,17 +51,21 @@ export function bundle(script: string): string {
   return out;
 }
 
+/** How to run `script` (a .ts file of this package) in a process of its own: bundled on plain node, or under tsx with NEXUS_BENCH_TSX=1. */
+export function runnable(script: string): { entry: string; execArgv: string[] } {
+  return process.env.NEXUS_BENCH_TSX === '1' ? { entry: script, execArgv: ['--conditions=source', '--import', 'tsx'] } : { entry: bundle(script), execArgv: [] };
+}
+
 /** Starts `script` as its own process, so each side of a sync benchmark has its own heap and its own peak RSS. */
 export function startWorker(script: URL): Worker {
   // NEXUS_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every process into <dir> (see README, "Profiling");
   // NEXUS_BENCH_NODE_FLAGS passes more node flags to every process (e.g. --trace-gc-nvp).
   const profile = process.env.NEXUS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NEXUS_BENCH_CPU_PROF}`] : [];
   const flags = [...profile, ...(process.env.NEXUS_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
-  const tsx = process.env.NEXUS_BENCH_TSX === '1';
-  const entry = tsx ? fileURLToPath(script) : bundle(fileURLToPath(script));
+  const { entry, execArgv } = runnable(fileURLToPath(script));
   const child: ChildProcess = fork(entry, [], {
     cwd: PACKAGE_DIR,
-    execArgv: tsx ? ['--conditions=source', '--import', 'tsx', ...flags] : flags,
+    execArgv: [...execArgv, ...flags],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 1;
