@@ -112,7 +112,6 @@ async function applyOne(
 const NO_UNIQUE_VALUES: ReadonlyArray<{ field: string; value: string }> = Object.freeze([]);
 
 /** Unique values as JSON text; null and missing values are not unique-constrained. */
-
 function uniqueValuesOf(data: RecordData | null, fields: readonly string[]): Array<{ field: string; value: string }> {
   const out: Array<{ field: string; value: string }> = [];
   if (!data) return out;

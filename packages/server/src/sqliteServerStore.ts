@@ -268,9 +268,9 @@ export function sqliteServerStore(options: SqliteServerStoreOptions): ServerStor
     const tx: ServerStoreTransaction = {
       startVersion,
       async preload(clientId, mutations) {
-        const anyDedup = stmt(ANY_DEDUP_SQL).pluck().get(tenant, clientId) === 1;
-        const ids = anyDedup ? JSON.stringify([...new Set(mutations.map((m) => m.mutationId))]) : null;
-        const dedups = (ids === null ? [] : stmt(PRELOAD_DEDUP_SQL).all(tenant, clientId, ids)) as { mutation_id: string; version: number }[];
+        const dedups = (
+          stmt(ANY_DEDUP_SQL).pluck().get(tenant, clientId) === 1 ? stmt(PRELOAD_DEDUP_SQL).all(tenant, clientId, JSON.stringify([...new Set(mutations.map((m) => m.mutationId))])) : []
+        ) as { mutation_id: string; version: number }[];
         const found = dedups.map((row) => [row.mutation_id, row.version] as const);
         const records: ServerRecord[] = [];
         for (const [collection, keys] of keysByCollection(mutations)) {
