@@ -5,7 +5,7 @@ import { applyPush, type CollectionsConfig } from './applyPush.js';
 import type { ServerLogger } from './jsonLogger.js';
 import { hashPassword, verifyPassword } from './passwordHash.js';
 import type { PokeHub } from './pokeHub.js';
-import { createUserBodySchema, describeZodError, loginBodySchema, pushBodySchema } from './protocolSchemas.js';
+import { createUserBodySchema, describeZodError, loginBodySchema, parsePushBody } from './protocolSchemas.js';
 import { BodyError, readJsonBody } from './requestBody.js';
 import type { ServerStore } from './serverStore.js';
 import { DEFAULT_TENANT, type TokenClaims, type TokenIssuer } from './tokenIssuer.js';
@@ -183,7 +183,7 @@ export function createSyncHandler(ctx: SyncHandlerContext): Hono<Env> {
     if (Array.isArray(count) && count.length > limits.maxMutations) {
       return fail(c, 413, 'TOO_MANY_MUTATIONS', `A push may carry at most ${limits.maxMutations} mutations; this one has ${count.length}. Split the batch.`);
     }
-    const parsed = pushBodySchema.safeParse(body);
+    const parsed = parsePushBody(body);
     if (!parsed.success) return fail(c, 400, 'VALIDATION', `Invalid push body: ${describeZodError(parsed.error)}`);
     const { clientId } = parsed.data;
     const mutations = parsed.data.mutations as Mutation[];
