@@ -5,7 +5,7 @@ import { applyPush, type CollectionsConfig } from './applyPush.js';
 import type { ServerLogger } from './jsonLogger.js';
 import { hashPassword, verifyPassword } from './passwordHash.js';
 import type { PokeHub } from './pokeHub.js';
-import { createUserBodySchema, describeZodError, loginBodySchema, parsePushBody } from './protocolSchemas.js';
+import { CURSOR, createUserBodySchema, describeZodError, loginBodySchema, parsePushBody } from './protocolSchemas.js';
 import { BodyError, readJsonBody } from './requestBody.js';
 import type { ServerStore } from './serverStore.js';
 import { DEFAULT_TENANT, type TokenClaims, type TokenIssuer } from './tokenIssuer.js';
@@ -55,7 +55,6 @@ export interface SyncHandlerContext {
 
 type Env = { Variables: { claims: TokenClaims } };
 
-const CURSOR = /^\d{1,15}$/;
 
 /** A cursor in a query: '' or 'null' is 0 (never pulled), digits their number, anything else NaN. */
 function cursorFromQuery(value: string): number {
