@@ -6,13 +6,16 @@ const SHORT = 256;
 /** A pull cursor as text: up to 15 digits (a safe integer). */
 export const CURSOR = /^\d{1,15}$/;
 
+/** A JSON object: not an array, not null. */
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
 /**
  * A record's data: a JSON object (not an array, not null). Its fields are the collection schema's
  * business (`CollectionConfig.schema`); checking here that each key is a string, as
  * `z.record(z.string(), z.unknown())` did, cost a third of a push body's validation and could not
  * fail on parsed JSON.
  */
-const recordData = z.custom<Record<string, unknown>>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), { message: 'expected an object' });
+const recordData = z.custom<Record<string, unknown>>(isObject, { message: 'expected an object' });
 
 /** One mutation as the client sends it (see Mutation in @nexus-store/core). Key length is checked separately. */
 export const mutationSchema = z
@@ -44,7 +47,6 @@ export type PushBody = z.infer<typeof pushBodySchema>;
 const PRIORITIES: ReadonlySet<unknown> = new Set(SYNC_PRIORITIES);
 
 const isShortString = (value: unknown, min: number): value is string => typeof value === 'string' && value.length >= min && value.length <= SHORT;
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `changedFields` as pushBodySchema reads it; undefined when it is not valid. */
 function changedFieldsOf(value: unknown): string[] | null | undefined {

@@ -55,7 +55,6 @@ export interface SyncHandlerContext {
 
 type Env = { Variables: { claims: TokenClaims } };
 
-
 /** A cursor in a query: '' or 'null' is 0 (never pulled), digits their number, anything else NaN. */
 function cursorFromQuery(value: string): number {
   if (value === '' || value === 'null') return 0;
