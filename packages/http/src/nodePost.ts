@@ -48,11 +48,15 @@ export function nodePost(): PostFunction | undefined {
       let agent = agents.get(url.protocol);
       if (agent === undefined) agents.set(url.protocol, (agent = new module.Agent({ keepAlive: true })));
       let settled = false;
-      const fail = (error: unknown) => {
-        if (settled) return;
+      /** True the first time only: the request ends once, by its answer or by its first failure. */
+      const settle = () => {
+        if (settled) return false;
         settled = true;
         init.signal.removeEventListener('abort', onAbort);
-        reject(error);
+        return true;
+      };
+      const fail = (error: unknown) => {
+        if (settle()) reject(error);
       };
       const onAbort = () => request.destroy(init.signal.reason instanceof Error ? init.signal.reason : new Error('aborted'));
       const request = module.request(url, { method: init.method, headers: init.headers, agent }, (res) => {
@@ -61,9 +65,7 @@ export function nodePost(): PostFunction | undefined {
         res.on('error', fail);
         res.on('aborted', () => fail(new Error('the connection closed before the answer ended')));
         res.on('end', () => {
-          if (settled) return;
-          settled = true;
-          init.signal.removeEventListener('abort', onAbort);
+          if (!settle()) return;
           const text = buffer.Buffer.concat(chunks).toString('utf8');
           const status = res.statusCode ?? 0;
           resolve({ status, ok: status >= 200 && status < 300, text: () => Promise.resolve(text), body: null });
