@@ -56,9 +56,10 @@ export { makeMutation as mutation } from '@nexus-store/core/testing';
 export function api(url: string, token: string) {
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   return {
-    async push(mutations: Mutation[], clientId = mutations[0]?.clientId ?? 'client-a', cursor?: string | null) {
+    /** `query`: appended to the path as it is, e.g. '?answer=compact'. */
+    async push(mutations: Mutation[], clientId = mutations[0]?.clientId ?? 'client-a', cursor?: string | null, query = '') {
       const body = cursor === undefined ? { clientId, mutations } : { clientId, mutations, cursor };
-      const res = await fetch(`${url}/sync/push`, { method: 'POST', headers, body: JSON.stringify(body) });
+      const res = await fetch(`${url}/sync/push${query}`, { method: 'POST', headers, body: JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as any };
     },
     async pull(cursor: string | null = null, limit?: number) {

@@ -95,14 +95,10 @@ export function runServerSuite(name: string, factory: StoreFactory): void {
     });
 
     it('answers a batch applied whole as { applied: { version, count } } to a client that asks answer=compact, and every result otherwise', async () => {
-      const { url, token } = await start();
+      const { client } = await start();
       const push = async (mutations: ReturnType<typeof mutation>[], query: string) => {
-        const res = await fetch(`${url}/sync/push${query}`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ clientId: 'client-a', mutations }),
-        });
-        return [res.status, await res.json()];
+        const { status, body } = await client.push(mutations, 'client-a', undefined, query);
+        return [status, body];
       };
       const [a, b, c] = [mutation({ key: 'a' }), mutation({ key: 'b' }), mutation({ key: 'c' })];
       expect(await push([a, b], '?answer=compact')).toEqual([200, { applied: { version: 1, count: 2 } }]);
